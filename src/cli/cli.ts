@@ -1,0 +1,56 @@
+/**
+ * The `tsad` command line: one commander program with a subcommand per file in
+ * ./commands. Each command module exports `register(program, context)`.
+ */
+import { Command, CommanderError } from 'commander';
+import { isTsadError } from '../errors.ts';
+import { registerDoctor } from './commands/doctor.ts';
+
+/** What main.ts hands every command: the signal that asks it to stop. */
+export interface CliContext {
+  /** Aborted on SIGINT/SIGTERM; long-running commands stop gracefully. */
+  shutdownSignal: AbortSignal;
+  /** Where a command writes its results (stdout by default). */
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** Builds the program; exported so tests can inspect the commands and options. */
+export function buildProgram(context: CliContext): Command {
+  const program = new Command('tsad')
+    .description('Streaming time-series anomaly detector (LSTM autoencoder on Kafka streams)')
+    .showHelpAfterError()
+    .exitOverride();
+  registerDoctor(program, context);
+  return program;
+}
+
+/** Runs the command line and resolves to the process exit code. */
+export async function runCli(argv: string[], context: Partial<CliContext> = {}): Promise<number> {
+  const full: CliContext = {
+    shutdownSignal: context.shutdownSignal ?? new AbortController().signal,
+    stdout: context.stdout ?? process.stdout,
+    stderr: context.stderr ?? process.stderr,
+  };
+  const program = buildProgram(full);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (
+      isTsadError(error, 'TSAD_ERR_CONFIG_INVALID') ||
+      isTsadError(error, 'TSAD_ERR_INPUT_INVALID')
+    ) {
+      full.stderr.write(`tsad: ${error.message}\n`);
+      return isTsadError(error, 'TSAD_ERR_CONFIG_INVALID') ? EXIT.usage : EXIT.failure;
+    }
+    full.stderr.write(`tsad: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.failure;
+  }
+}
