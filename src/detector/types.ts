@@ -1,0 +1,57 @@
+/**
+ * The domain types that flow between the stream, the model and the detector.
+ * They are the contracts between those parts: change them with care.
+ */
+
+/** One decoded reading of one sensor: every channel's value at one instant. */
+export interface Reading {
+  sensor: string;
+  /** Epoch milliseconds. */
+  ts: number;
+  /** Channel name → value. Finite numbers only (the decoder rejects others). */
+  values: Record<string, number>;
+}
+
+/**
+ * A window of consecutive readings of one sensor, ready to score. `data` is
+ * row-major `[step][channel]`: `data[step * channels.length + c]`.
+ */
+export interface SensorWindow {
+  sensor: string;
+  /** Channel names in the order of `data`'s columns. */
+  channels: readonly string[];
+  /** Number of time steps (the model's window size). */
+  size: number;
+  data: Float32Array;
+  /** Timestamp of the first and last reading in the window (epoch ms). */
+  startTs: number;
+  endTs: number;
+  /** Timestamps of every step, for explanations. */
+  timestamps: Float64Array;
+}
+
+/** What the model says of one window. */
+export interface WindowScore {
+  /** Mean squared reconstruction error over all steps and channels (normalised units). */
+  score: number;
+  /** Mean squared error per channel, `[channels]`. */
+  perChannel: Float32Array;
+  /** Mean squared error per time step, `[size]`. */
+  perStep: Float32Array;
+  /** The reconstruction in original units, `[size * channels]`, when asked for. */
+  reconstruction?: Float32Array;
+}
+
+/** The scoring port the stream calls; implemented by src/model. */
+export interface WindowScorer {
+  /** Identifies the model that produced a score; goes into alerts. */
+  readonly version: string;
+  readonly windowSize: number;
+  /** Channel names the model was trained on, in order. */
+  readonly channels: readonly string[];
+  /** Scores a batch of windows (all with `size === windowSize` and the model's channels). */
+  scoreBatch(
+    windows: readonly SensorWindow[],
+    options?: { reconstruction?: boolean },
+  ): Promise<WindowScore[]>;
+}
