@@ -1,0 +1,95 @@
+/**
+ * The `metadata.json` of a model directory: what a model is (config, channels,
+ * normalisation), how it was trained, and the checksum of every other file.
+ * Its schema is checked on load, so a hand-edited or truncated file is refused.
+ */
+import { z } from 'zod';
+import type { ModelConfig } from './config.ts';
+import { modelConfigSchema } from './config.ts';
+import type { ChannelStats, Normalisation } from './normalisation.ts';
+
+/** Bumped when a model directory written by this code could not be read by older code. */
+export const MODEL_FORMAT_VERSION = 1;
+
+/** One epoch of training. `valLoss` is null when no windows were held out. */
+export interface EpochLoss {
+  epoch: number;
+  loss: number;
+  valLoss: number | null;
+}
+
+/** How a model was trained, for operators and for retraining decisions. */
+export interface TrainingSummary {
+  /** Windows given to training, and how they were split. */
+  windows: number;
+  trainWindows: number;
+  validationWindows: number;
+  /** Validation windows are the last ones given (the most recent), not a random sample. */
+  validationSplit: 'last-fraction';
+  channelStats: ChannelStats[];
+  epochsRun: number;
+  /** Epoch whose weights were kept (lowest validation loss, or training loss without validation). */
+  bestEpoch: number;
+  bestLoss: number;
+  stoppedEarly: boolean;
+  durationMs: number;
+  /** tfjs backend that trained the model. */
+  backend: string;
+}
+
+/** Everything `metadata.json` holds. `files` maps file name → sha256 (hex). */
+export interface ModelMetadata {
+  formatVersion: number;
+  /** Identifies the model in alerts: creation time and a short hash of the weights. */
+  version: string;
+  createdAt: string;
+  config: ModelConfig;
+  channels: string[];
+  normalisation: Normalisation;
+  training: TrainingSummary;
+  lossHistory: EpochLoss[];
+  files: Record<string, string>;
+}
+
+const finite = z.number().refine(Number.isFinite, 'must be finite');
+
+/** Schema of `metadata.json`; the format version is checked separately to name that problem. */
+export const modelMetadataSchema = z.object({
+  formatVersion: z.number().int(),
+  version: z.string().min(1),
+  createdAt: z.string().min(1),
+  config: modelConfigSchema,
+  channels: z.array(z.string().min(1)).min(1),
+  normalisation: z.object({
+    method: z.literal('median-iqr'),
+    center: z.array(finite),
+    scale: z.array(finite.refine((v) => v > 0, 'must be positive')),
+  }),
+  training: z.object({
+    windows: z.number().int().nonnegative(),
+    trainWindows: z.number().int().nonnegative(),
+    validationWindows: z.number().int().nonnegative(),
+    validationSplit: z.literal('last-fraction'),
+    channelStats: z.array(
+      z.object({
+        channel: z.string(),
+        min: z.number(),
+        max: z.number(),
+        mean: z.number(),
+        std: z.number(),
+        median: z.number(),
+        iqr: z.number(),
+      }),
+    ),
+    epochsRun: z.number().int().nonnegative(),
+    bestEpoch: z.number().int().nonnegative(),
+    bestLoss: z.number(),
+    stoppedEarly: z.boolean(),
+    durationMs: z.number().nonnegative(),
+    backend: z.string(),
+  }),
+  lossHistory: z.array(
+    z.object({ epoch: z.number().int(), loss: z.number(), valLoss: z.number().nullable() }),
+  ),
+  files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)),
+});

@@ -1,0 +1,256 @@
+/**
+ * Reading and writing a model directory: `model.json` (tfjs topology and
+ * weights manifest), `weights.bin` and `metadata.json`. The files are written
+ * through tfjs's in-memory IO handlers rather than `file://`, which only the
+ * native backend registers, so the same code saves and loads on the WASM
+ * fallback. A directory is written beside its target and renamed into place,
+ * so a reader never sees a half-written model.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { TsadError } from '../errors.ts';
+import { MODEL_FORMAT_VERSION, type ModelMetadata, modelMetadataSchema } from './metadata.ts';
+
+export const MODEL_JSON = 'model.json';
+export const WEIGHTS_BIN = 'weights.bin';
+export const METADATA_JSON = 'metadata.json';
+
+/** The bytes of a serialised network. */
+export interface NetworkFiles {
+  modelJson: Buffer;
+  weights: Buffer;
+}
+
+/** Serialises a network to the bytes of `model.json` and `weights.bin`. */
+export async function serialiseNetwork(network: tf.LayersModel): Promise<NetworkFiles> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await network.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (artifacts?.weightSpecs === undefined || artifacts.weightData === undefined) {
+    throw new TsadError('TSAD_ERR_INTERNAL', 'tfjs returned no weights when saving the model');
+  }
+  const weights = Buffer.from(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
+  const modelJson = {
+    format: 'layers-model',
+    generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+    convertedBy: null,
+    modelTopology: artifacts.modelTopology,
+    weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs }],
+  };
+  return { modelJson: Buffer.from(JSON.stringify(modelJson)), weights };
+}
+
+/** Hex sha256 of some bytes. */
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Writes a model directory at `dir`, replacing a previous model there. The
+ * checksums of the network files go into the metadata. Refuses to replace a
+ * non-empty directory that is not a model, so a mistyped `--out` cannot wipe
+ * unrelated files.
+ */
+export async function writeModelDirectory(
+  dir: string,
+  files: NetworkFiles,
+  metadata: Omit<ModelMetadata, 'files'>,
+): Promise<void> {
+  const target = path.resolve(dir);
+  await refuseForeignDirectory(target);
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const staging = `${target}.tmp-${suffix}`;
+  const full: ModelMetadata = {
+    ...metadata,
+    files: { [MODEL_JSON]: sha256(files.modelJson), [WEIGHTS_BIN]: sha256(files.weights) },
+  };
+  try {
+    await fs.mkdir(staging);
+    await fs.writeFile(path.join(staging, MODEL_JSON), files.modelJson);
+    await fs.writeFile(path.join(staging, WEIGHTS_BIN), files.weights);
+    await fs.writeFile(path.join(staging, METADATA_JSON), `${JSON.stringify(full, null, 2)}\n`);
+    const old = `${target}.old-${suffix}`;
+    const replaced = await rename(target, old);
+    await fs.rename(staging, target);
+    if (replaced) await fs.rm(old, { recursive: true, force: true });
+  } catch (error) {
+    await fs.rm(staging, { recursive: true, force: true });
+    if (error instanceof TsadError) throw error;
+    throw new TsadError(
+      'TSAD_ERR_INTERNAL',
+      `cannot write model directory ${dir}: ${message(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+async function refuseForeignDirectory(dir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  if (entries.length > 0 && !entries.includes(METADATA_JSON)) {
+    throw new TsadError(
+      'TSAD_ERR_INPUT_INVALID',
+      `refusing to write a model into ${dir}: it is a non-empty directory that holds no model`,
+    );
+  }
+}
+
+async function rename(from: string, to: string): Promise<boolean> {
+  try {
+    await fs.rename(from, to);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** A model directory read from disk and checked, before the network is built. */
+export interface ModelDirectory {
+  metadata: ModelMetadata;
+  network: tf.LayersModel;
+}
+
+/**
+ * Reads and verifies a model directory: metadata schema and format version,
+ * the sha256 of every listed file, and that the network's input and output
+ * shapes match the metadata. Throws TSAD_ERR_MODEL_NOT_FOUND,
+ * TSAD_ERR_MODEL_CORRUPT or TSAD_ERR_MODEL_INCOMPATIBLE naming the problem.
+ */
+export async function readModelDirectory(dir: string): Promise<ModelDirectory> {
+  const metadataPath = path.join(dir, METADATA_JSON);
+  let raw: string;
+  try {
+    raw = await fs.readFile(metadataPath, 'utf8');
+  } catch (error) {
+    throw new TsadError(
+      'TSAD_ERR_MODEL_NOT_FOUND',
+      `no model at ${dir}: cannot read ${METADATA_JSON} (${message(error)})`,
+      { cause: error },
+    );
+  }
+  const metadata = parseMetadata(raw, metadataPath);
+  const contents = new Map<string, Buffer>();
+  for (const name of [MODEL_JSON, WEIGHTS_BIN]) {
+    if (metadata.files[name] === undefined) {
+      throw corrupt(`${metadataPath} lists no checksum for ${name}`);
+    }
+  }
+  for (const [name, expected] of Object.entries(metadata.files)) {
+    if (name !== path.basename(name))
+      throw corrupt(`${metadataPath} lists a file outside the model: ${name}`);
+    let bytes: Buffer;
+    try {
+      bytes = await fs.readFile(path.join(dir, name));
+    } catch (error) {
+      throw corrupt(
+        `model file ${path.join(dir, name)} is missing or unreadable (${message(error)})`,
+      );
+    }
+    const actual = sha256(bytes);
+    if (actual !== expected) {
+      throw corrupt(
+        `checksum mismatch for ${path.join(dir, name)}: expected sha256 ${expected}, got ${actual}`,
+      );
+    }
+    contents.set(name, bytes);
+  }
+  const network = await buildNetwork(contents.get(MODEL_JSON)!, contents.get(WEIGHTS_BIN)!, dir);
+  try {
+    checkShapes(network, metadata, dir);
+  } catch (error) {
+    network.dispose();
+    throw error;
+  }
+  return { metadata, network };
+}
+
+function parseMetadata(raw: string, file: string): ModelMetadata {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    throw corrupt(`${file} is not valid JSON (${message(error)})`);
+  }
+  const format = (json as { formatVersion?: unknown } | null)?.formatVersion;
+  if (format !== MODEL_FORMAT_VERSION) {
+    throw new TsadError(
+      'TSAD_ERR_MODEL_INCOMPATIBLE',
+      `${file} has format version ${String(format)}; this tsad reads format ${MODEL_FORMAT_VERSION}`,
+    );
+  }
+  const parsed = modelMetadataSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw corrupt(`${file} is invalid: ${problems.join('; ')}`);
+  }
+  const metadata = parsed.data as ModelMetadata;
+  const c = metadata.channels.length;
+  if (metadata.normalisation.center.length !== c || metadata.normalisation.scale.length !== c) {
+    throw corrupt(
+      `${file}: normalisation has not one centre and scale per channel (${c} channels)`,
+    );
+  }
+  return metadata;
+}
+
+async function buildNetwork(
+  modelJson: Buffer,
+  weights: Buffer,
+  dir: string,
+): Promise<tf.LayersModel> {
+  try {
+    const json = JSON.parse(modelJson.toString('utf8')) as tf.io.ModelJSON;
+    const specs = json.weightsManifest.flatMap((group) => group.weights);
+    const data = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
+    return await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData: data }),
+    );
+  } catch (error) {
+    throw corrupt(
+      `cannot build the network from ${path.join(dir, MODEL_JSON)}: ${message(error)}`,
+      error,
+    );
+  }
+}
+
+function checkShapes(network: tf.LayersModel, metadata: ModelMetadata, dir: string): void {
+  const expected = [null, metadata.config.windowSize, metadata.channels.length];
+  const input = network.inputs[0]?.shape;
+  const output = network.outputs[0]?.shape;
+  const same = (shape: readonly (number | null)[] | undefined): boolean =>
+    JSON.stringify(shape) === JSON.stringify(expected);
+  if (
+    network.inputs.length !== 1 ||
+    network.outputs.length !== 1 ||
+    !same(input) ||
+    !same(output)
+  ) {
+    throw new TsadError(
+      'TSAD_ERR_MODEL_INCOMPATIBLE',
+      `model at ${dir}: network maps ${JSON.stringify(input)} to ${JSON.stringify(output)}, ` +
+        `but its metadata says windows of ${JSON.stringify(expected)}`,
+    );
+  }
+}
+
+function corrupt(text: string, cause?: unknown): TsadError {
+  return new TsadError('TSAD_ERR_MODEL_CORRUPT', text, cause === undefined ? {} : { cause });
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
