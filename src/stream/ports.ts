@@ -17,7 +17,13 @@ export type RejectReason =
   | 'unknown_channel';
 
 /** Why a decoded reading was not windowed. Bounded set: metric label. */
-export type DropReason = 'late' | 'duplicate' | 'gap_restart' | 'revoked';
+export type DropReason =
+  | 'late'
+  | 'duplicate'
+  | 'gap_restart'
+  | 'revoked'
+  | 'channel_change'
+  | 'evicted';
 
 /** One scored window with the detector's verdict, as sinks receive it. */
 export interface ScoredWindow {
@@ -48,7 +54,40 @@ export interface PipelineObserver {
   alertEmitted(state: 'firing' | 'resolved'): void;
   consumerLag(topic: string, partition: number, lag: number): void;
   thresholdValue(sensor: string, threshold: number, score: number): void;
+  /** A model became the one that scores (at start or after a retraining swap). Optional. */
+  modelLoaded?(version: string, createdAtMs: number): void;
+  /** A training run ended; `loss` is the final validation loss when it succeeded. Optional. */
+  trainingRun?(outcome: TrainingOutcome, seconds: number, loss?: number): void;
 }
+
+/** How a training run ended. Bounded set: metric label. */
+export type TrainingOutcome = 'success' | 'failure' | 'rejected';
+
+/** Why a sink that may drop (InfluxDB) dropped points. Bounded set: metric label. */
+export type SinkDropReason = 'queue_full' | 'rejected' | 'closed' | 'shutdown';
+
+/** What kind of write failure a sink saw. Bounded set: metric label. */
+export type SinkErrorKind = 'unreachable' | 'timeout' | 'server' | 'rejected' | 'other';
+
+/**
+ * What a sink that buffers and may drop points reports; implemented by the
+ * Prometheus adapter. Every method must be cheap and must never throw.
+ */
+export interface SinkObserver {
+  pointsWritten(count: number): void;
+  pointsDropped(reason: SinkDropReason, count: number): void;
+  writeFailed(kind: SinkErrorKind): void;
+  /** Points waiting in the sink's queue. */
+  queueDepth(points: number): void;
+}
+
+/** A sink observer that ignores everything. */
+export const nullSinkObserver: SinkObserver = {
+  pointsWritten() {},
+  pointsDropped() {},
+  writeFailed() {},
+  queueDepth() {},
+};
 
 /** An observer that ignores everything (for tests and tools that need none). */
 export const nullObserver: PipelineObserver = {
@@ -60,4 +99,6 @@ export const nullObserver: PipelineObserver = {
   alertEmitted() {},
   consumerLag() {},
   thresholdValue() {},
+  modelLoaded() {},
+  trainingRun() {},
 };
