@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { isTsadError } from '../errors.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerEvaluate } from './commands/evaluate.ts';
 
 /** What main.ts hands every command: the signal that asks it to stop. */
 export interface CliContext {
@@ -25,6 +26,7 @@ export function buildProgram(context: CliContext): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDoctor(program, context);
+  registerEvaluate(program, context);
   return program;
 }
 
