@@ -1,0 +1,186 @@
+/**
+ * Decoding and validation of input messages into Readings. A message is one
+ * reading object, or a JSON array of them; a reading carries one channel
+ * (`value`) or several (`values`), and a timestamp in epoch milliseconds or
+ * ISO 8601. Every rejection has a reason from the bounded RejectReason set,
+ * so the dead-letter topic and the metrics can say why without parsing text.
+ * The format is documented in docs/messages.md and schemas/reading.schema.json.
+ */
+import type { Reading } from '../detector/types.ts';
+import type { RejectReason } from './ports.ts';
+
+/** Field names and limits of the input format. */
+export interface DecodeOptions {
+  sensorField: string;
+  tsField: string;
+  /** Field of the single-channel form. */
+  valueField: string;
+  /** Field of the multi-channel form (an object channel → number). */
+  valuesField: string;
+  /** Channel name a single-channel reading gets. */
+  defaultChannel: string;
+  /** Messages larger than this (bytes) are rejected before parsing. */
+  maxMessageBytes: number;
+  /** Arrays longer than this are rejected (bounds the work one message can cause). */
+  maxReadingsPerMessage: number;
+  /** When set, every reading must carry exactly these channels (the model's). */
+  expectedChannels?: readonly string[];
+}
+
+export const defaultDecodeOptions: Readonly<DecodeOptions> = Object.freeze({
+  sensorField: 'sensor',
+  tsField: 'ts',
+  valueField: 'value',
+  valuesField: 'values',
+  defaultChannel: 'value',
+  maxMessageBytes: 1_048_576,
+  maxReadingsPerMessage: 10_000,
+});
+
+/** The outcome of decoding one message. */
+export type DecodeResult =
+  | { ok: true; readings: Reading[] }
+  | { ok: false; reason: RejectReason; detail: string };
+
+/** Timestamps before 1970 or after 9999 are almost certainly unit mistakes. */
+const MAX_TS = 253_402_300_799_999;
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+class Rejection {
+  constructor(
+    readonly reason: RejectReason,
+    readonly detail: string,
+  ) {}
+}
+
+/**
+ * Builds a decoder for the given options. The decoder never throws: it
+ * returns the readings of a valid message or the reason the whole message is
+ * rejected. An array is all-or-nothing, so a message is either fully windowed
+ * or fully dead-lettered and its offset means one thing.
+ */
+export function createDecoder(
+  options: Partial<DecodeOptions> = {},
+): (payload: Buffer | string | null) => DecodeResult {
+  const o: DecodeOptions = { ...defaultDecodeOptions, ...options };
+  const expected = o.expectedChannels ? [...o.expectedChannels].sort() : undefined;
+
+  const readingOf = (item: unknown, index: number | undefined): Reading => {
+    const where = index === undefined ? '' : ` (element ${index})`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      throw new Rejection('missing_field', `expected an object${where}`);
+    }
+    const record = item as Record<string, unknown>;
+    const sensor = record[o.sensorField];
+    if (sensor === undefined || sensor === null) {
+      throw new Rejection('missing_field', `no "${o.sensorField}"${where}`);
+    }
+    if (typeof sensor !== 'string' || sensor.length === 0 || sensor.length > 256) {
+      throw new Rejection(
+        'missing_field',
+        `"${o.sensorField}" must be a string of 1-256 chars${where}`,
+      );
+    }
+    const ts = timestampOf(record[o.tsField], o.tsField, where);
+    const values = valuesOf(record, where);
+    if (expected) {
+      const got = Object.keys(values).sort();
+      if (got.length !== expected.length || got.some((name, i) => name !== expected[i])) {
+        throw new Rejection(
+          'unknown_channel',
+          `channels [${got.join(', ')}] differ from the model's [${expected.join(', ')}]${where}`,
+        );
+      }
+    }
+    return { sensor, ts, values };
+  };
+
+  const valuesOf = (record: Record<string, unknown>, where: string): Record<string, number> => {
+    const single = record[o.valueField];
+    const multi = record[o.valuesField];
+    if (single !== undefined && multi !== undefined) {
+      throw new Rejection('missing_field', `both "${o.valueField}" and "${o.valuesField}"${where}`);
+    }
+    if (single !== undefined) {
+      return { [o.defaultChannel]: numberOf(single, o.valueField, where) };
+    }
+    if (multi === undefined) {
+      throw new Rejection('missing_field', `no "${o.valueField}" or "${o.valuesField}"${where}`);
+    }
+    if (typeof multi !== 'object' || multi === null || Array.isArray(multi)) {
+      throw new Rejection('non_numeric', `"${o.valuesField}" must be an object${where}`);
+    }
+    const entries = Object.entries(multi as Record<string, unknown>);
+    if (entries.length === 0) {
+      throw new Rejection('missing_field', `"${o.valuesField}" is empty${where}`);
+    }
+    const values: Record<string, number> = {};
+    for (const [channel, value] of entries) {
+      values[channel] = numberOf(value, `${o.valuesField}.${channel}`, where);
+    }
+    return values;
+  };
+
+  return (payload) => {
+    if (payload === null) return { ok: false, reason: 'missing_field', detail: 'empty message' };
+    const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    if (bytes > o.maxMessageBytes) {
+      return { ok: false, reason: 'too_large', detail: `${bytes} bytes > ${o.maxMessageBytes}` };
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+    } catch (error) {
+      return { ok: false, reason: 'not_json', detail: (error as Error).message.slice(0, 200) };
+    }
+    try {
+      if (Array.isArray(parsed)) {
+        if (parsed.length === 0) throw new Rejection('missing_field', 'empty array');
+        if (parsed.length > o.maxReadingsPerMessage) {
+          throw new Rejection(
+            'too_large',
+            `${parsed.length} readings > ${o.maxReadingsPerMessage} per message`,
+          );
+        }
+        return { ok: true, readings: parsed.map((item, i) => readingOf(item, i)) };
+      }
+      return { ok: true, readings: [readingOf(parsed, undefined)] };
+    } catch (error) {
+      if (error instanceof Rejection)
+        return { ok: false, reason: error.reason, detail: error.detail };
+      throw error;
+    }
+  };
+}
+
+function numberOf(value: unknown, field: string, where: string): number {
+  if (typeof value !== 'number') {
+    throw new Rejection(
+      'non_numeric',
+      `"${field}" is ${JSON.stringify(value) ?? 'undefined'}${where}`,
+    );
+  }
+  // JSON.parse cannot produce NaN or Infinity, but 1e999 parses to Infinity.
+  if (!Number.isFinite(value)) throw new Rejection('non_finite', `"${field}" is ${value}${where}`);
+  return value;
+}
+
+function timestampOf(value: unknown, field: string, where: string): number {
+  if (value === undefined || value === null)
+    throw new Rejection('missing_field', `no "${field}"${where}`);
+  let ms: number;
+  if (typeof value === 'number') {
+    ms = value;
+  } else if (typeof value === 'string' && ISO_8601.test(value)) {
+    ms = Date.parse(value);
+  } else {
+    throw new Rejection(
+      'bad_timestamp',
+      `"${field}" must be epoch ms or ISO 8601, got ${JSON.stringify(value).slice(0, 60)}${where}`,
+    );
+  }
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TS) {
+    throw new Rejection('bad_timestamp', `"${field}" out of range: ${String(value)}${where}`);
+  }
+  return Math.trunc(ms);
+}

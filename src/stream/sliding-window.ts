@@ -1,0 +1,365 @@
+/**
+ * Per-sensor sliding windows. Each sensor has a small reorder buffer (readings
+ * wait there until the sensor's watermark, its newest timestamp minus
+ * `maxLatenessMs`, passes them, so out-of-order readings are put back in
+ * order) and a ring of the last `size` readings in timestamp order; a window
+ * is emitted when the ring is full and `stride` readings arrived since the
+ * previous one. The rules for readings that do not fit (documented in
+ * docs/messages.md):
+ *
+ * - same timestamp as a reading already seen: dropped, counted `duplicate`;
+ * - older than the last reading already windowed (beyond the lateness): dropped, `late`;
+ * - more than `maxGapMs` after the previous reading: the ring restarts (`gap_restart`);
+ * - a channel set different from the ring's: the ring restarts with the new set
+ *   (`channel_change`), because a model scores one fixed set of channels.
+ *
+ * State is bounded: at most `maxSensors` sensors (the least recently seen one
+ * is evicted), at most `maxReorderReadings` readings waiting per sensor.
+ * The store is plain logic; `slidingWindow` below is the RxJS operator over it.
+ */
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import type { Reading, SensorWindow } from '../detector/types.ts';
+import type { DropReason } from './ports.ts';
+
+/** Windowing settings (config section `window`). */
+export interface SlidingWindowOptions {
+  /** Readings per window (the model's window size). */
+  size: number;
+  /** Readings between the ends of consecutive windows (1 = every reading ends a window). */
+  stride: number;
+  /** How far (event time) a reading may arrive behind its sensor's newest and still be placed. */
+  maxLatenessMs: number;
+  /** A longer silence (event time) between consecutive readings restarts the window. */
+  maxGapMs: number;
+  /** Readings a sensor may hold for reordering; beyond it the oldest is released early. */
+  maxReorderReadings: number;
+  /** Sensors held at once; beyond it the least recently seen sensor's state is dropped. */
+  maxSensors: number;
+}
+
+export const defaultSlidingWindowOptions: Readonly<SlidingWindowOptions> = Object.freeze({
+  size: 32,
+  stride: 1,
+  maxLatenessMs: 2_000,
+  maxGapMs: 60_000,
+  maxReorderReadings: 256,
+  maxSensors: 100_000,
+});
+
+/** A reading with whatever the caller needs back once it has been placed or dropped. */
+export interface TrackedReading<A> {
+  reading: Reading;
+  /** Opaque tag (e.g. `topic:partition`) used to drop sensors by origin. */
+  origin: string;
+  ack: A;
+  /** Wall-clock arrival (ms), for releasing readings of sensors that went quiet. */
+  arrivedAt: number;
+}
+
+/** What one step of the store produced. */
+export interface WindowStep<A> {
+  windows: SensorWindow[];
+  /** Acks of readings now placed in a ring or dropped: done once `windows` are. */
+  acks: A[];
+  drops: DropReason[];
+}
+
+interface Pending<A> {
+  ts: number;
+  values: Record<string, number>;
+  ack: A;
+  arrivedAt: number;
+}
+
+interface SensorState<A> {
+  origin: string;
+  /** Newest timestamp seen; the watermark is this minus the lateness. */
+  maxTs: number;
+  /** Reorder buffer, ascending by ts. */
+  pending: Pending<A>[];
+  /** Timestamp of the newest reading placed in the ring. */
+  lastTs: number;
+  channels: string[];
+  channelKey: string;
+  ring: Float32Array;
+  ringTs: Float64Array;
+  /** Readings placed since the last restart. */
+  count: number;
+  sinceEmit: number;
+  emitted: boolean;
+}
+
+/** The windowing state of every sensor this process owns. */
+export interface WindowStore<A> {
+  readonly sensorCount: number;
+  /** Places (or drops) one reading; returns the windows and acks it produced. */
+  push(item: TrackedReading<A>): WindowStep<A>;
+  /** Releases readings that have waited in a reorder buffer since before `olderThan` (wall clock). */
+  flushStale(olderThan: number): WindowStep<A>;
+  /** Releases every waiting reading (at shutdown, so nothing stays unwindowed). */
+  flushAll(): WindowStep<A>;
+  /**
+   * Drops the state of the sensors whose origin matches (partition revoked).
+   * Returns the acks of readings that were waiting: the caller abandons them.
+   */
+  dropSensors(match: (sensor: string, origin: string) => boolean): A[];
+  /** Readings held in all reorder buffers. */
+  pendingCount(): number;
+}
+
+/** Creates an empty store; options are checked so a misconfiguration fails at start. */
+export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}): WindowStore<A> {
+  const o: SlidingWindowOptions = { ...defaultSlidingWindowOptions, ...options };
+  if (!Number.isInteger(o.size) || o.size < 1) throw new RangeError(`window size ${o.size}`);
+  if (!Number.isInteger(o.stride) || o.stride < 1 || o.stride > o.size) {
+    throw new RangeError(`window stride ${o.stride} must be in 1..size`);
+  }
+  const sensors = new Map<string, SensorState<A>>();
+  let pendingTotal = 0;
+
+  const restart = (s: SensorState<A>, channels: string[], key: string) => {
+    if (key !== s.channelKey) {
+      s.channels = channels;
+      s.channelKey = key;
+      s.ring = new Float32Array(o.size * channels.length);
+    }
+    s.count = 0;
+    s.sinceEmit = 0;
+    s.emitted = false;
+  };
+
+  /** Moves one reading from the reorder buffer into the ring, maybe emitting a window. */
+  const place = (sensor: string, s: SensorState<A>, p: Pending<A>, out: WindowStep<A>) => {
+    out.acks.push(p.ack);
+    const channels = Object.keys(p.values).sort();
+    const key = channels.join('\u0000');
+    if (key !== s.channelKey) {
+      if (s.count > 0) out.drops.push('channel_change');
+      restart(s, channels, key);
+    } else if (s.count > 0 && p.ts - s.lastTs > o.maxGapMs) {
+      out.drops.push('gap_restart');
+      restart(s, channels, key);
+    }
+    const width = s.channels.length;
+    // Shift instead of a circular index: windows are small and the copy keeps
+    // the emitted data contiguous and in order without a second pass.
+    if (s.count >= o.size) {
+      s.ring.copyWithin(0, width);
+      s.ringTs.copyWithin(0, 1);
+    }
+    const slot = Math.min(s.count, o.size - 1);
+    for (let c = 0; c < width; c++) s.ring[slot * width + c] = p.values[s.channels[c]!]!;
+    s.ringTs[slot] = p.ts;
+    s.lastTs = p.ts;
+    s.count++;
+    s.sinceEmit++;
+    if (s.count >= o.size && (!s.emitted || s.sinceEmit >= o.stride)) {
+      s.emitted = true;
+      s.sinceEmit = 0;
+      out.windows.push({
+        sensor,
+        channels: s.channels,
+        size: o.size,
+        data: s.ring.slice(),
+        startTs: s.ringTs[0]!,
+        endTs: s.ringTs[o.size - 1]!,
+        timestamps: s.ringTs.slice(),
+      });
+    }
+  };
+
+  /** Releases the first `n` waiting readings of a sensor into its ring. */
+  const release = (sensor: string, s: SensorState<A>, n: number, out: WindowStep<A>) => {
+    if (n <= 0) return;
+    const ready = s.pending.splice(0, n);
+    pendingTotal -= ready.length;
+    for (const p of ready) place(sensor, s, p, out);
+  };
+
+  const releaseByWatermark = (sensor: string, s: SensorState<A>, out: WindowStep<A>) => {
+    const watermark = s.maxTs - o.maxLatenessMs;
+    let n = 0;
+    while (n < s.pending.length && s.pending[n]!.ts <= watermark) n++;
+    n = Math.max(n, s.pending.length - o.maxReorderReadings);
+    release(sensor, s, n, out);
+  };
+
+  const evictOldest = (out: WindowStep<A>) => {
+    const oldest = sensors.keys().next();
+    if (oldest.done) return;
+    const s = sensors.get(oldest.value)!;
+    for (const p of s.pending) {
+      out.acks.push(p.ack);
+      out.drops.push('evicted');
+    }
+    pendingTotal -= s.pending.length;
+    sensors.delete(oldest.value);
+  };
+
+  const emptyStep = (): WindowStep<A> => ({ windows: [], acks: [], drops: [] });
+
+  return {
+    get sensorCount() {
+      return sensors.size;
+    },
+    push(item) {
+      const out = emptyStep();
+      const { sensor, ts, values } = item.reading;
+      let s = sensors.get(sensor);
+      if (s) {
+        // Re-insert so Map order is least recently seen first (the eviction order).
+        sensors.delete(sensor);
+        sensors.set(sensor, s);
+        s.origin = item.origin;
+      } else {
+        if (sensors.size >= o.maxSensors) evictOldest(out);
+        s = {
+          origin: item.origin,
+          maxTs: Number.NEGATIVE_INFINITY,
+          pending: [],
+          lastTs: Number.NEGATIVE_INFINITY,
+          channels: [],
+          channelKey: '',
+          ring: new Float32Array(0),
+          ringTs: new Float64Array(o.size),
+          count: 0,
+          sinceEmit: 0,
+          emitted: false,
+        };
+        sensors.set(sensor, s);
+      }
+      if (ts <= s.lastTs) {
+        out.acks.push(item.ack);
+        out.drops.push(ts === s.lastTs ? 'duplicate' : 'late');
+        return out;
+      }
+      // Binary search for the insertion point in the ascending reorder buffer.
+      let lo = 0;
+      let hi = s.pending.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (s.pending[mid]!.ts < ts) lo = mid + 1;
+        else hi = mid;
+      }
+      if (s.pending[lo]?.ts === ts) {
+        out.acks.push(item.ack);
+        out.drops.push('duplicate');
+        return out;
+      }
+      s.pending.splice(lo, 0, { ts, values, ack: item.ack, arrivedAt: item.arrivedAt });
+      pendingTotal++;
+      if (ts > s.maxTs) s.maxTs = ts;
+      releaseByWatermark(sensor, s, out);
+      return out;
+    },
+    flushStale(olderThan) {
+      const out = emptyStep();
+      if (pendingTotal === 0) return out;
+      for (const [sensor, s] of sensors) {
+        // Release up to the newest stale reading, so order is kept.
+        let n = 0;
+        for (let i = 0; i < s.pending.length; i++)
+          if (s.pending[i]!.arrivedAt < olderThan) n = i + 1;
+        release(sensor, s, n, out);
+      }
+      return out;
+    },
+    flushAll() {
+      const out = emptyStep();
+      for (const [sensor, s] of sensors) release(sensor, s, s.pending.length, out);
+      return out;
+    },
+    dropSensors(match) {
+      const abandoned: A[] = [];
+      for (const [sensor, s] of sensors) {
+        if (!match(sensor, s.origin)) continue;
+        for (const p of s.pending) abandoned.push(p.ack);
+        pendingTotal -= s.pending.length;
+        sensors.delete(sensor);
+      }
+      return abandoned;
+    },
+    pendingCount() {
+      return pendingTotal;
+    },
+  };
+}
+
+/** A window with the callback that reports it fully processed. */
+export interface TrackedWindow {
+  window: SensorWindow;
+  /** Call once the window is scored and its alerts delivered (or it was given up). */
+  done(): void;
+}
+
+export interface SlidingWindowOperatorOptions<A> {
+  /** Called with the acks of readings placed or dropped, once the windows they caused are done. */
+  onAcks(acks: A[]): void;
+  onDrop?(reason: DropReason): void;
+  /** How often to release readings of sensors that went quiet (0 disables). */
+  staleCheckMs?: number;
+  /** Wall-clock age after which a waiting reading is released regardless of the watermark. */
+  staleAfterMs?: number;
+  scheduler?: SchedulerLike;
+}
+
+/**
+ * The windowing operator: readings in, windows out. Each window carries a
+ * `done` callback; the acks of the readings placed by the same step are
+ * handed to `onAcks` only once every window of that step is done, which is
+ * what lets the source commit an offset only after its readings are scored.
+ * When the input completes, waiting readings are flushed before completing.
+ */
+export function slidingWindow<A>(
+  store: WindowStore<A>,
+  options: SlidingWindowOperatorOptions<A>,
+): OperatorFunction<TrackedReading<A>, TrackedWindow> {
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const staleCheckMs = options.staleCheckMs ?? 0;
+  const staleAfterMs = options.staleAfterMs ?? 0;
+  return (source) =>
+    new Observable<TrackedWindow>((subscriber) => {
+      const emit = (step: WindowStep<A>) => {
+        for (const reason of step.drops) options.onDrop?.(reason);
+        if (step.windows.length === 0) {
+          if (step.acks.length > 0) options.onAcks(step.acks);
+          return;
+        }
+        let remaining = step.windows.length;
+        const done = () => {
+          remaining--;
+          if (remaining === 0 && step.acks.length > 0) options.onAcks(step.acks);
+        };
+        for (const window of step.windows) subscriber.next({ window, done: once(done) });
+      };
+      const timer =
+        staleCheckMs > 0
+          ? scheduler.schedule(function tick() {
+              emit(store.flushStale(scheduler.now() - staleAfterMs));
+              this.schedule(undefined, staleCheckMs);
+            }, staleCheckMs)
+          : undefined;
+      const subscription = source.subscribe({
+        next: (item) => emit(store.push(item)),
+        error: (error) => subscriber.error(error),
+        complete: () => {
+          emit(store.flushAll());
+          subscriber.complete();
+        },
+      });
+      return () => {
+        timer?.unsubscribe();
+        subscription.unsubscribe();
+      };
+    });
+}
+
+/** Wraps a callback so a second call is ignored (a window reported done twice). */
+function once(fn: () => void): () => void {
+  let called = false;
+  return () => {
+    if (called) return;
+    called = true;
+    fn();
+  };
+}

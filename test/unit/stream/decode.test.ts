@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createDecoder } from '../../../src/stream/decode.ts';
+
+const decode = createDecoder();
+
+function rejected(payload: string | Buffer | null, options = {}) {
+  const result = createDecoder(options)(payload);
+  assert.equal(result.ok, false, `expected a rejection of ${String(payload)}`);
+  return result as { ok: false; reason: string; detail: string };
+}
+
+describe('decode', () => {
+  it('decodes a single-channel reading with an epoch-ms timestamp', () => {
+    assert.deepEqual(decode('{"sensor":"pump-7","ts":1767225600000,"value":1.25}'), {
+      ok: true,
+      readings: [{ sensor: 'pump-7', ts: 1767225600000, values: { value: 1.25 } }],
+    });
+  });
+
+  it('decodes a multi-channel reading with an ISO 8601 timestamp', () => {
+    const result = decode(
+      Buffer.from(
+        '{"sensor":"pump-7","ts":"2026-01-01T00:00:00Z","values":{"temp":71.2,"vibration":0.03}}',
+      ),
+    );
+    assert.deepEqual(result, {
+      ok: true,
+      readings: [{ sensor: 'pump-7', ts: 1767225600000, values: { temp: 71.2, vibration: 0.03 } }],
+    });
+  });
+
+  it('honours an ISO offset other than Z', () => {
+    const result = decode('{"sensor":"a","ts":"2026-01-01T01:00:00+01:00","value":1}');
+    assert.ok(result.ok);
+    assert.equal(result.readings[0]?.ts, 1767225600000);
+  });
+
+  it('decodes a JSON array of readings', () => {
+    const result = decode(
+      '[{"sensor":"a","ts":1,"value":1},{"sensor":"b","ts":2,"values":{"x":2}}]',
+    );
+    assert.ok(result.ok);
+    assert.deepEqual(
+      result.readings.map((r) => r.sensor),
+      ['a', 'b'],
+    );
+  });
+
+  it('uses the configured field names and default channel', () => {
+    const custom = createDecoder({
+      sensorField: 'id',
+      tsField: 'time',
+      valueField: 'v',
+      defaultChannel: 'temp',
+    });
+    assert.deepEqual(custom('{"id":"s","time":5,"v":3}'), {
+      ok: true,
+      readings: [{ sensor: 's', ts: 5, values: { temp: 3 } }],
+    });
+  });
+
+  it('rejects what is not JSON', () => {
+    assert.equal(rejected('{"sensor":').reason, 'not_json');
+    assert.equal(rejected(Buffer.from([0xff, 0xfe])).reason, 'not_json');
+  });
+
+  it('rejects missing fields and names the field', () => {
+    assert.equal(rejected('{"ts":1,"value":1}').reason, 'missing_field');
+    assert.match(rejected('{"sensor":"a","value":1}').detail, /"ts"/);
+    assert.equal(rejected('{"sensor":"a","ts":1}').reason, 'missing_field');
+    assert.equal(rejected('42').reason, 'missing_field');
+    assert.equal(rejected('[]').reason, 'missing_field');
+    assert.equal(rejected(null).reason, 'missing_field');
+  });
+
+  it('rejects non-numeric and non-finite values', () => {
+    assert.equal(rejected('{"sensor":"a","ts":1,"value":"1.5"}').reason, 'non_numeric');
+    assert.equal(rejected('{"sensor":"a","ts":1,"values":{"x":null}}').reason, 'non_numeric');
+    assert.equal(rejected('{"sensor":"a","ts":1,"value":1e999}').reason, 'non_finite');
+  });
+
+  it('rejects bad timestamps', () => {
+    assert.equal(rejected('{"sensor":"a","ts":"yesterday","value":1}').reason, 'bad_timestamp');
+    assert.equal(rejected('{"sensor":"a","ts":-5,"value":1}').reason, 'bad_timestamp');
+    assert.equal(
+      rejected('{"sensor":"a","ts":"2026-13-45T00:00:00Z","value":1}').reason,
+      'bad_timestamp',
+    );
+    assert.equal(rejected('{"sensor":"a","ts":true,"value":1}').reason, 'bad_timestamp');
+  });
+
+  it('rejects a message over the size limit before parsing it', () => {
+    const big = JSON.stringify({ sensor: 'a', ts: 1, value: 1, pad: 'x'.repeat(200) });
+    assert.equal(rejected(big, { maxMessageBytes: 100 }).reason, 'too_large');
+  });
+
+  it('rejects a whole array when one element is bad', () => {
+    const result = rejected('[{"sensor":"a","ts":1,"value":1},{"sensor":"b","ts":2,"value":"x"}]');
+    assert.equal(result.reason, 'non_numeric');
+    assert.match(result.detail, /element 1/);
+  });
+
+  it('rejects a reading whose channels differ from the expected ones', () => {
+    const strict = { expectedChannels: ['temp', 'vibration'] };
+    assert.equal(
+      rejected('{"sensor":"a","ts":1,"values":{"temp":1}}', strict).reason,
+      'unknown_channel',
+    );
+    assert.ok(createDecoder(strict)('{"sensor":"a","ts":1,"values":{"vibration":1,"temp":2}}').ok);
+  });
+});
