@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isTsadError } from '../errors.ts';
+import { registerConfig } from './commands/config.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerEvaluate } from './commands/evaluate.ts';
 
@@ -24,7 +25,12 @@ export function buildProgram(context: CliContext): Command {
   const program = new Command('tsad')
     .description('Streaming time-series anomaly detector (LSTM autoencoder on Kafka streams)')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => context.stdout.write(text),
+      writeErr: (text) => context.stderr.write(text),
+    });
+  registerConfig(program, context);
   registerDoctor(program, context);
   registerEvaluate(program, context);
   return program;

@@ -83,14 +83,17 @@ export function resolveConfig(options: LoadConfigOptions = {}): {
   if (problems.length > 0 || !parsed.success) return { config: undefined, problems };
 
   const data = parsed.data;
-  const config = {
-    ...data,
-    kafka: {
-      ...data.kafka,
-      deadLetterTopic: data.kafka.deadLetterTopic ?? `${data.kafka.inputTopic}.dlq`,
-    },
-  };
-  return { config: deepFreeze(config) as Config, problems: [] };
+  // Rebuilt in schema order so that the derived dead-letter topic prints in its place.
+  const kafka = Object.fromEntries(
+    Object.keys(configSchema.unwrap().shape.kafka.unwrap().shape).map((key) => [
+      key,
+      key === 'deadLetterTopic'
+        ? (data.kafka.deadLetterTopic ?? `${data.kafka.inputTopic}.dlq`)
+        : data.kafka[key as keyof typeof data.kafka],
+    ]),
+  );
+  const config = { ...data, kafka };
+  return { config: deepFreeze(config) as unknown as Config, problems: [] };
 }
 
 /** The TsadError for a list of problems: one line per problem, all of them. */
