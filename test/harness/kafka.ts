@@ -199,6 +199,9 @@ async function waitForKafka(brokers: string, proc: ServerProcess): Promise<void>
       try {
         await admin.connect();
         await admin.listTopics();
+        // Finding a group coordinator creates __consumer_offsets; doing it
+        // here spares the first test a round of "coordinator not available".
+        await admin.describeGroups(['tsad-harness-warmup']);
         return true;
       } finally {
         await admin.disconnect().catch(() => {});

@@ -69,7 +69,11 @@ export function launch(options: LaunchOptions): ServerProcess {
     async stop(graceMs = 15_000) {
       if (!alive) return;
       child.kill('SIGTERM');
-      const outcome = await Promise.race([exited.then(() => 'exited'), sleep(graceMs, 'timeout')]);
+      // An unref'd timer, so a quick exit does not leave us waiting out the grace period.
+      const outcome = await Promise.race([
+        exited.then(() => 'exited'),
+        sleep(graceMs, 'timeout', { ref: false }),
+      ]);
       if (outcome === 'timeout') {
         child.kill('SIGKILL');
         await exited;
