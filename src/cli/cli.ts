@@ -4,9 +4,12 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isTsadError } from '../errors.ts';
+import { registerBench } from './commands/bench.ts';
 import { registerConfig } from './commands/config.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerEvaluate } from './commands/evaluate.ts';
+import { registerScore } from './commands/score.ts';
+import { registerTrain } from './commands/train.ts';
 
 /** What main.ts hands every command: the signal that asks it to stop. */
 export interface CliContext {
@@ -30,9 +33,12 @@ export function buildProgram(context: CliContext): Command {
       writeOut: (text) => context.stdout.write(text),
       writeErr: (text) => context.stderr.write(text),
     });
+  registerBench(program, context);
   registerConfig(program, context);
   registerDoctor(program, context);
   registerEvaluate(program, context);
+  registerScore(program, context);
+  registerTrain(program, context);
   return program;
 }
 
