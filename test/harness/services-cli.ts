@@ -1,9 +1,12 @@
-// `npm run services:up` / `services:down` / `services:status`: Kafka, InfluxDB
-// and Prometheus for development, detached from the command that starts them.
+// `npm run services:up` / `services:down`: Kafka, InfluxDB and Prometheus for
+// development, detached from the command that starts them. Also `status`, and
+// `install` (fetch everything the servers need without starting them; CI).
 // Addresses go to .tsad/services.env (KEY=value) and stdout; progress to stderr.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureCommand } from './install.ts';
+import { ensureKafkaLibs, kafkaLibsDir } from './kafka.ts';
 import { pidAlive, stopPid } from './process.ts';
 import { SERVICE_ENV_KEYS, type ServiceEnv, startServices } from './stack.ts';
 
@@ -94,13 +97,25 @@ function status(): void {
   process.stdout.write(envLines(state.env));
 }
 
+/** Installs what the servers need (Debian packages as root, Kafka jars via Maven) without starting them. */
+function install(): void {
+  const log = (line: string) => console.error(line);
+  for (const command of ['java', 'mvn', 'influxd', 'prometheus'] as const) {
+    console.error(`${command}: ${ensureCommand(command, log)}`);
+  }
+  const t0 = performance.now();
+  ensureKafkaLibs(log);
+  console.error(`Kafka jars: ${kafkaLibsDir()} (${Math.round(performance.now() - t0)} ms)`);
+}
+
 const command = process.argv[2];
 try {
   if (command === 'up') await up();
   else if (command === 'down') await down();
   else if (command === 'status') status();
+  else if (command === 'install') install();
   else {
-    console.error('usage: services-cli.ts up|down|status');
+    console.error('usage: services-cli.ts up|down|status|install');
     process.exitCode = 2;
   }
 } catch (error) {
