@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   TSAD_ERR_INFLUX: { retriable: true },
   TSAD_ERR_SHUTDOWN_TIMEOUT: { retriable: false },
   TSAD_ERR_SERVICE_START: { retriable: true },
+  TSAD_ERR_SENSOR_LIMIT: { retriable: false },
   TSAD_ERR_INTERNAL: { retriable: false },
 } as const satisfies Record<string, { retriable: boolean }>;
 
