@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { runCli } from '../../../src/cli/cli.ts';
+import { BENCHMARKS_DIR, skipWithoutBenchmarks } from './benchmarks-dir.ts';
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (s: string) => void) =>
+    new Writable({
+      write(chunk, _encoding, done) {
+        append(String(chunk));
+        done();
+      },
+    });
+  const code = await runCli(args, {
+    stdout: sink((s) => {
+      stdout += s;
+    }),
+    stderr: sink((s) => {
+      stderr += s;
+    }),
+  });
+  return { code, stdout, stderr };
+}
+
+/** A tiny NAB corpus: one file with one window, detector "demo" flags the window start. */
+function tinyNab(): { results: string; labels: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-evaluate-'));
+  const stamp = (i: number) =>
+    new Date(Date.UTC(2020, 0, 1) + i * 300_000).toISOString().slice(0, 19).replace('T', ' ');
+  const rows = Array.from({ length: 1000 }, (_, i) => `${stamp(i)},${i},${i === 500 ? 1 : 0}`);
+  const file = path.join(dir, 'demo', 'cat', 'demo_one.csv');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `timestamp,value,anomaly_score\n${rows.join('\n')}\n`);
+  const labels = path.join(dir, 'labels.json');
+  fs.writeFileSync(
+    labels,
+    JSON.stringify({ 'cat/one.csv': [[stamp(500), stamp(599)]], 'cat/other.csv': [] }),
+  );
+  return { results: path.join(dir, 'demo'), labels };
+}
+
+test('evaluate --benchmark nab prints per-profile scores, thresholds and per-file counts', async () => {
+  const { results, labels } = tinyNab();
+  const { code, stdout } = await run([
+    'evaluate',
+    '--benchmark',
+    'nab',
+    '--results',
+    results,
+    '--labels',
+    labels,
+  ]);
+  assert.equal(code, 0);
+  const report = JSON.parse(stdout);
+  assert.equal(report.detector, 'demo');
+  assert.equal(report.filesScored, 1);
+  assert.deepEqual(report.filesNotScored, ['cat/other.csv']);
+  for (const name of ['standard', 'reward_low_FP_rate', 'reward_low_FN_rate']) {
+    assert.equal(report.profiles[name].score, 100);
+    assert.equal(report.profiles[name].threshold, 1);
+    assert.deepEqual(report.profiles[name].files['cat/one.csv'], {
+      tp: 1,
+      fp: 0,
+      fn: 99,
+      tn: 750,
+      score: 1,
+    });
+  }
+});
+
+test('evaluate refuses NAB results for a file the labels do not know', async () => {
+  const { results } = tinyNab();
+  const labels = path.join(path.dirname(results), 'empty.json');
+  fs.writeFileSync(labels, '{}');
+  const { code, stderr } = await run([
+    'evaluate',
+    '--benchmark',
+    'nab',
+    '--results',
+    results,
+    '--labels',
+    labels,
+  ]);
+  assert.equal(code, 1);
+  assert.match(stderr, /does not label: cat\/one\.csv/);
+});
+
+test('evaluate without --labels for NAB is a usage error', async () => {
+  const { results } = tinyNab();
+  const { code, stderr } = await run(['evaluate', '--benchmark', 'nab', '--results', results]);
+  assert.equal(code, 2);
+  assert.match(stderr, /--labels/);
+});
+
+test('evaluate reproduces the NAB vector at its threshold from the command line', {
+  skip: skipWithoutBenchmarks,
+}, async () => {
+  const nab = path.join(BENCHMARKS_DIR, 'nab');
+  const expected = JSON.parse(
+    fs.readFileSync(path.join(nab, 'vectors/numenta/expected.json'), 'utf8'),
+  );
+  const { code, stdout } = await run([
+    'evaluate',
+    '--benchmark',
+    'nab',
+    '--results',
+    path.join(nab, 'vectors/numenta'),
+    '--labels',
+    path.join(nab, 'labels/combined_windows.json'),
+    '--threshold',
+    String(expected.profiles.standard.threshold),
+  ]);
+  assert.equal(code, 0);
+  const report = JSON.parse(stdout);
+  assert.equal(report.filesScored, 35);
+  const mine = report.profiles.standard.files['realKnownCause/nyc_taxi.csv'];
+  const theirs = expected.profiles.standard.files['realKnownCause/nyc_taxi.csv'];
+  assert.deepEqual(
+    { TP: mine.tp, FP: mine.fp, FN: mine.fn, TN: mine.tn },
+    { TP: theirs.TP, FP: theirs.FP, FN: theirs.FN, TN: theirs.TN },
+  );
+  assert.ok(Math.abs(mine.score - theirs.score) < 1e-15);
+});
+
+test('evaluate reproduces the SKAB T-squared vector from the command line', {
+  skip: skipWithoutBenchmarks,
+}, async () => {
+  const skab = path.join(BENCHMARKS_DIR, 'skab');
+  const { code, stdout } = await run([
+    'evaluate',
+    '--benchmark',
+    'skab',
+    '--results',
+    path.join(skab, 'vectors/t2'),
+    '--input',
+    path.join(skab, 'data'),
+  ]);
+  assert.equal(code, 0);
+  const report = JSON.parse(stdout);
+  assert.deepEqual(
+    [report.F1, report.FAR, report.MAR, report.filesScored],
+    [0.65, 19.94, 44.05, 16],
+  );
+  assert.deepEqual(
+    [report.changepoint.Standard, report.changepoint.LowFP, report.changepoint.LowFN],
+    [22.4, 13.45, 27.63],
+  );
+});
