@@ -30,7 +30,10 @@ export interface InfluxSinkOptions {
   /** Base URL of the InfluxDB 1.x HTTP API, e.g. `http://127.0.0.1:8086`. */
   url: string;
   database: string;
-  /** Retention policy written to; created with `retentionDuration` if missing. */
+  /**
+   * Retention policy written to; created with `retentionDuration` as the
+   * database's default policy if missing (an existing one is left as it is).
+   */
   retentionPolicy: string;
   /** InfluxQL duration, e.g. `30d`; used only when the policy is created. */
   retentionDuration: string;
@@ -180,6 +183,8 @@ export function createInfluxSink(
         database: options.database,
         duration: options.retentionDuration,
         replication: 1,
+        // Default, so the dashboards' plain `FROM "tsad_window"` reads it.
+        isDefault: true,
       });
     }
     schemaReady = true;
