@@ -18,6 +18,8 @@ import {
 export interface MicroBatchOptions {
   maxBatchSize: number;
   maxDelayMs: number;
+  /** Each emission emits the waiting partial batch at once (a source waiting to go idle). */
+  flush?: Observable<unknown>;
   scheduler?: SchedulerLike;
 }
 
@@ -44,6 +46,7 @@ export function microBatch<T>(options: MicroBatchOptions): OperatorFunction<T, T
         batch = [];
         subscriber.next(full);
       };
+      const flushing = options.flush?.subscribe(flush);
       const subscription = source.subscribe({
         next: (item) => {
           batch.push(item);
@@ -61,6 +64,7 @@ export function microBatch<T>(options: MicroBatchOptions): OperatorFunction<T, T
       });
       return () => {
         timer?.unsubscribe();
+        flushing?.unsubscribe();
         batch = [];
         subscription.unsubscribe();
       };

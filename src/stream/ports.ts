@@ -102,3 +102,53 @@ export const nullObserver: PipelineObserver = {
   modelLoaded() {},
   trainingRun() {},
 };
+
+/**
+ * One message from the source (a Kafka record, a simulated reading). The
+ * pipeline calls `ack` exactly once when the message is fully handled: its
+ * readings placed in windows that are scored with their alerts delivered, or
+ * the message dead-lettered. The source commits offsets from these acks.
+ */
+export interface SourceMessage {
+  topic: string;
+  partition: number;
+  /** Kafka offset as a decimal string (kafkajs' form). */
+  offset: string;
+  key: Buffer | string | null;
+  value: Buffer | string | null;
+  ack(): void;
+}
+
+/**
+ * Where alert events go (the alert topic, stdout). `send` resolves once the
+ * events are durably delivered (Kafka: acknowledged by all in-sync replicas);
+ * it may reject with a retriable TsadError, and the pipeline retries. The
+ * event type is the detector's AlertEvent; only `id` and `state` are read here.
+ */
+export interface AlertSink<E extends AlertLike = AlertLike> {
+  send(events: readonly E[]): Promise<void>;
+}
+
+/** The part of an alert event the pipeline itself looks at. */
+export interface AlertLike {
+  id: string;
+  sensor: string;
+  state: 'firing' | 'resolved';
+}
+
+/** Where rejected messages go with their reason (the dead-letter topic). */
+export interface DeadLetterSink {
+  send(message: SourceMessage, reason: RejectReason, detail: string): Promise<void>;
+}
+
+/** A sink of every scored window (InfluxDB). Must not block: queue or drop and count. */
+export interface ScoredWindowSink {
+  write(window: ScoredWindow): void;
+}
+
+/** The logger the pipeline writes to (a pino logger fits). */
+export interface PipelineLogger {
+  info(object: object, message?: string): void;
+  warn(object: object, message?: string): void;
+  error(object: object, message?: string): void;
+}

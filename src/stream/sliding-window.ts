@@ -300,6 +300,8 @@ export interface SlidingWindowOperatorOptions<A> {
   staleCheckMs?: number;
   /** Wall-clock age after which a waiting reading is released regardless of the watermark. */
   staleAfterMs?: number;
+  /** Each emission releases every waiting reading (a drain before shutdown). */
+  flush?: Observable<unknown>;
   scheduler?: SchedulerLike;
 }
 
@@ -339,6 +341,7 @@ export function slidingWindow<A>(
               this.schedule(undefined, staleCheckMs);
             }, staleCheckMs)
           : undefined;
+      const flushing = options.flush?.subscribe(() => emit(store.flushAll()));
       const subscription = source.subscribe({
         next: (item) => emit(store.push(item)),
         error: (error) => subscriber.error(error),
@@ -349,6 +352,7 @@ export function slidingWindow<A>(
       });
       return () => {
         timer?.unsubscribe();
+        flushing?.unsubscribe();
         subscription.unsubscribe();
       };
     });

@@ -54,6 +54,14 @@ describe('microBatch', () => {
     });
   });
 
+  it('emits the waiting batch at once when flushed', () => {
+    testScheduler().run(({ cold, hot, expectObservable }) => {
+      const flush = hot('--f---');
+      const out = cold('a-----|').pipe(microBatch({ maxBatchSize: 5, maxDelayMs: 50, flush }));
+      expectObservable(out).toBe('--x---|', { x: ['a'] });
+    });
+  });
+
   it('refuses a batch size below one', () => {
     assert.throws(() => microBatch({ maxBatchSize: 0, maxDelayMs: 1 }), RangeError);
   });

@@ -1,0 +1,458 @@
+/**
+ * The streaming pipeline, built only from ports: messages in → decode →
+ * per-sensor sliding windows → micro-batches → model → detector → sinks
+ * (alerts, scored windows, observer). Sources push messages and read
+ * `inFlight()` / `waitForCapacity()` / `waitIdle()` to apply backpressure:
+ * RxJS has none of its own, so it is applied where the data enters.
+ *
+ * Delivery: a message is acked only when each of its readings is placed in a
+ * window whose scoring and alert delivery are done (or dropped by a rule), or
+ * when it is dead-lettered. Scorer failures are retried a few times and then
+ * the batch is given up (logged); alert deliveries are retried until they
+ * succeed or the pipeline is aborted, because alerts are never dropped silently.
+ * Nothing a message contains can make the pipeline throw.
+ */
+import {
+  concatMap,
+  defer,
+  from,
+  type Observable,
+  type SchedulerLike,
+  Subject,
+  type Subscription,
+  tap,
+} from 'rxjs';
+import type {
+  AlertState,
+  DetectorInput,
+  SensorWindow,
+  WindowScore,
+  WindowScorer,
+} from '../detector/index.ts';
+import { isTsadError } from '../errors.ts';
+import { createDecoder, type DecodeOptions } from './decode.ts';
+import { microBatch } from './micro-batch.ts';
+import type {
+  AlertLike,
+  AlertSink,
+  DeadLetterSink,
+  PipelineLogger,
+  PipelineObserver,
+  ScoredWindowSink,
+  SourceMessage,
+} from './ports.ts';
+import {
+  createWindowStore,
+  type SlidingWindowOptions,
+  slidingWindow,
+  type TrackedWindow,
+} from './sliding-window.ts';
+
+/** The detector as the pipeline sees it (src/detector's DetectorRegistry fits). */
+export interface PipelineDetector<E extends AlertLike> {
+  observe(input: DetectorInput): {
+    calibratedScore: number;
+    threshold: number;
+    anomalous: boolean;
+    alertState: AlertState;
+    events: E[];
+  };
+  forget(sensor: string): boolean;
+}
+
+export interface PipelineOptions {
+  decode: Partial<DecodeOptions>;
+  window: Partial<SlidingWindowOptions>;
+  maxBatchSize: number;
+  maxDelayMs: number;
+  /** Windows in flight above which sources should wait (`waitForCapacity`). */
+  highWaterMark: number;
+  /** Wall-clock age after which a reading waiting for reordering is released anyway. */
+  staleAfterMs: number;
+  /** Attempts of one scoring call before its windows are given up. */
+  scoreAttempts: number;
+  /** Longest wait between two attempts to deliver alerts. */
+  maxRetryDelayMs: number;
+}
+
+export const defaultPipelineOptions: Readonly<PipelineOptions> = Object.freeze({
+  decode: {},
+  window: {},
+  maxBatchSize: 64,
+  maxDelayMs: 50,
+  highWaterMark: 10_000,
+  staleAfterMs: 2_000,
+  scoreAttempts: 3,
+  maxRetryDelayMs: 5_000,
+});
+
+export interface PipelineDeps<E extends AlertLike> {
+  options?: Partial<PipelineOptions>;
+  /** The model in use now, read at every batch so a retrained model swaps in atomically; undefined while cold. */
+  scorer: () => WindowScorer | undefined;
+  detector: PipelineDetector<E>;
+  alerts: AlertSink<E>;
+  deadLetters: DeadLetterSink;
+  scoredWindows?: readonly ScoredWindowSink[];
+  observer: PipelineObserver;
+  logger: PipelineLogger;
+  /** Windows that arrive while no model is loaded (cold start collects them to train on). */
+  onUnscored?: (window: SensorWindow) => void;
+  now?: () => number;
+  scheduler?: SchedulerLike;
+}
+
+/** Statistics of a pipeline since it started. */
+export interface PipelineStats {
+  messages: number;
+  rejected: number;
+  readings: number;
+  windowsScored: number;
+  windowsUnscored: number;
+  windowsGivenUp: number;
+  alerts: number;
+}
+
+export interface Pipeline {
+  /** Decodes one message and feeds its readings in. Never throws on bad input. */
+  push(message: SourceMessage): void;
+  /** Windows and dead-letter sends not yet done. */
+  inFlight(): number;
+  /** Resolves once in-flight work is at most half the high-water mark. */
+  waitForCapacity(): Promise<void>;
+  /** Emits the partial micro-batch now and resolves when nothing is in flight. */
+  waitIdle(): Promise<void>;
+  /**
+   * Drops the state of sensors whose messages came from a matching origin
+   * (`topic:partition`): their readings waiting for reordering are abandoned, never acked.
+   */
+  revoke(match: (origin: string) => boolean): number;
+  /** Releases every reading waiting for reordering, then waits until idle (shutdown). */
+  drain(): Promise<void>;
+  /** Stops alert retries, so a shutdown past its budget does not hang. */
+  abort(): void;
+  /** Completes the stream and frees its state. */
+  close(): Promise<void>;
+  stats(): Readonly<PipelineStats>;
+}
+
+/** A message's remaining readings; the message is acked when the last one is done. */
+interface MessageAck {
+  release(): void;
+}
+
+/** Builds and starts a pipeline. */
+export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipeline {
+  const o: PipelineOptions = { ...defaultPipelineOptions, ...deps.options };
+  const now = deps.now ?? Date.now;
+  const { observer, logger } = deps;
+  const store = createWindowStore<MessageAck>(o.window);
+  const input = new Subject<Parameters<typeof store.push>[0]>();
+  const flushWindows = new Subject<void>();
+  const flushBatch = new Subject<void>();
+  const stats: PipelineStats = {
+    messages: 0,
+    rejected: 0,
+    readings: 0,
+    windowsScored: 0,
+    windowsUnscored: 0,
+    windowsGivenUp: 0,
+    alerts: 0,
+  };
+  let windowsInFlight = 0;
+  let sendsInFlight = 0;
+  let aborted = false;
+  let closed = false;
+  const waiters: Array<{ level: number; resolve: () => void }> = [];
+
+  const settle = () => {
+    const level = windowsInFlight + sendsInFlight;
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const waiter = waiters[i]!;
+      if (level <= waiter.level) {
+        waiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+  };
+  const waitFor = (level: number) =>
+    windowsInFlight + sendsInFlight <= level
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => waiters.push({ level, resolve }));
+
+  // Decoders are cached per model channel set: a loaded model fixes the channels readings must carry.
+  let decoder = { key: '', decode: createDecoder(o.decode) };
+  const decoderFor = (scorer: WindowScorer | undefined) => {
+    const channels = scorer ? [...scorer.channels].sort() : undefined;
+    const key = channels?.join('\u0000') ?? '';
+    if (key !== decoder.key) {
+      decoder = {
+        key,
+        decode: createDecoder(channels ? { ...o.decode, expectedChannels: channels } : o.decode),
+      };
+    }
+    return decoder.decode;
+  };
+
+  const deadLetter = (
+    message: SourceMessage,
+    reason: Parameters<DeadLetterSink['send']>[1],
+    detail: string,
+  ) => {
+    stats.rejected++;
+    observer.messageRejected(reason);
+    sendsInFlight++;
+    const attempt = (n: number): Promise<void> =>
+      deps.deadLetters.send(message, reason, detail).catch(async (error: unknown) => {
+        if (aborted) throw error;
+        logger.warn({ err: error, attempt: n }, 'dead-letter send failed; retrying');
+        await sleep(backoff(n, o.maxRetryDelayMs));
+        return attempt(n + 1);
+      });
+    attempt(1)
+      .then(() => message.ack())
+      .catch((error: unknown) => logger.error({ err: error }, 'dead-letter send abandoned'))
+      .finally(() => {
+        sendsInFlight--;
+        settle();
+      });
+  };
+
+  const scoreWithRetry = async (scorer: WindowScorer, windows: SensorWindow[]) => {
+    for (let n = 1; ; n++) {
+      try {
+        return await scorer.scoreBatch(windows);
+      } catch (error) {
+        const retriable = !isTsadError(error) || error.retriable;
+        if (!retriable || n >= o.scoreAttempts || aborted) throw error;
+        logger.warn({ err: error, attempt: n }, 'scoring failed; retrying');
+        await sleep(backoff(n, o.maxRetryDelayMs));
+      }
+    }
+  };
+
+  const deliverAlerts = async (events: E[]) => {
+    for (let n = 1; ; n++) {
+      try {
+        await deps.alerts.send(events);
+        return;
+      } catch (error) {
+        if (aborted) throw error;
+        logger.warn(
+          { err: error, attempt: n, alerts: events.length },
+          'alert delivery failed; retrying',
+        );
+        await sleep(backoff(n, o.maxRetryDelayMs));
+      }
+    }
+  };
+
+  /** Scores one micro-batch and hands every result on; never rejects. */
+  const processBatch = async (batch: TrackedWindow[]): Promise<void> => {
+    const scorer = deps.scorer();
+    if (scorer === undefined) {
+      for (const item of batch) {
+        stats.windowsUnscored++;
+        deps.onUnscored?.(item.window);
+        item.done();
+      }
+      return;
+    }
+    const ready: TrackedWindow[] = [];
+    const aligned: SensorWindow[] = [];
+    for (const item of batch) {
+      const window = alignChannels(item.window, scorer);
+      if (window === undefined) {
+        // Readings with other channels are rejected at decode once a model is
+        // loaded; these were windowed before the model (re)loaded.
+        observer.readingDropped('channel_change');
+        stats.windowsGivenUp++;
+        item.done();
+      } else {
+        ready.push(item);
+        aligned.push(window);
+      }
+    }
+    if (aligned.length === 0) return;
+    const started = performance.now();
+    let scores: WindowScore[];
+    try {
+      scores = await scoreWithRetry(scorer, aligned);
+    } catch (error) {
+      logger.error({ err: error, windows: aligned.length }, 'scoring failed; windows given up');
+      stats.windowsGivenUp += ready.length;
+      for (const item of ready) item.done();
+      return;
+    }
+    observer.batchScored(aligned.length, (performance.now() - started) / 1000);
+    const events: E[] = [];
+    for (let i = 0; i < aligned.length; i++) {
+      const window = aligned[i]!;
+      const score = scores[i]!;
+      try {
+        const verdict = deps.detector.observe({ window, score, modelVersion: scorer.version });
+        stats.windowsScored++;
+        observer.thresholdValue(window.sensor, verdict.threshold, score.score);
+        observer.endToEndLatency(Math.max(0, now() - window.endTs) / 1000);
+        events.push(...verdict.events);
+        const scored = {
+          sensor: window.sensor,
+          startTs: window.startTs,
+          endTs: window.endTs,
+          modelVersion: scorer.version,
+          score,
+          calibratedScore: verdict.calibratedScore,
+          threshold: verdict.threshold,
+          alertState: verdict.alertState,
+        };
+        for (const sink of deps.scoredWindows ?? []) {
+          try {
+            sink.write(scored);
+          } catch (error) {
+            logger.warn({ err: error }, 'scored-window sink failed');
+          }
+        }
+      } catch (error) {
+        stats.windowsGivenUp++;
+        logger.warn({ err: error, sensor: window.sensor }, 'detector refused a window');
+      }
+    }
+    if (events.length > 0) {
+      try {
+        await deliverAlerts(events);
+        stats.alerts += events.length;
+        for (const event of events) observer.alertEmitted(event.state);
+      } catch (error) {
+        // Only reached once aborted: the windows stay un-acked, so their
+        // offsets are not committed and a restart delivers the alerts again.
+        logger.error({ err: error, alerts: events.length }, 'alert delivery abandoned at shutdown');
+        return;
+      }
+    }
+    for (const item of ready) item.done();
+  };
+
+  const windows$: Observable<TrackedWindow> = input.pipe(
+    slidingWindow(store, {
+      onAcks: (acks) => {
+        for (const ack of acks) ack.release();
+      },
+      onDrop: (reason) => observer.readingDropped(reason),
+      staleCheckMs: Math.max(10, Math.min(1_000, o.staleAfterMs / 2)),
+      staleAfterMs: o.staleAfterMs,
+      flush: flushWindows,
+      ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
+    }),
+    tap(() => windowsInFlight++),
+  );
+  const subscription: Subscription = windows$
+    .pipe(
+      microBatch<TrackedWindow>({
+        maxBatchSize: o.maxBatchSize,
+        maxDelayMs: o.maxDelayMs,
+        flush: flushBatch,
+        ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
+      }),
+      concatMap((batch) =>
+        defer(() => from(processBatch(batch))).pipe(
+          tap({
+            finalize: () => {
+              windowsInFlight -= batch.length;
+              settle();
+            },
+          }),
+        ),
+      ),
+    )
+    .subscribe({
+      error: (error: unknown) => logger.error({ err: error }, 'pipeline stream failed'),
+    });
+
+  return {
+    push(message) {
+      if (closed) throw new Error('pipeline closed');
+      stats.messages++;
+      observer.messageConsumed(message.topic);
+      const result = decoderFor(deps.scorer())(
+        typeof message.value === 'string' ? message.value : (message.value ?? null),
+      );
+      if (!result.ok) {
+        deadLetter(message, result.reason, result.detail);
+        return;
+      }
+      let remaining = result.readings.length;
+      const ack: MessageAck = {
+        release() {
+          remaining--;
+          if (remaining === 0) message.ack();
+        },
+      };
+      const origin = `${message.topic}:${message.partition}`;
+      const arrivedAt = now();
+      stats.readings += result.readings.length;
+      for (const reading of result.readings) input.next({ reading, origin, ack, arrivedAt });
+    },
+    inFlight: () => windowsInFlight + sendsInFlight,
+    waitForCapacity: () => waitFor(Math.floor(o.highWaterMark / 2)),
+    waitIdle() {
+      flushBatch.next();
+      return waitFor(0);
+    },
+    revoke(match) {
+      let sensors = 0;
+      store.dropSensors((sensor, origin) => {
+        if (!match(origin)) return false;
+        sensors++;
+        deps.detector.forget(sensor);
+        return true;
+      });
+      return sensors;
+    },
+    async drain() {
+      flushWindows.next();
+      flushBatch.next();
+      await waitFor(0);
+    },
+    abort() {
+      aborted = true;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      input.complete();
+      await waitFor(0);
+      subscription.unsubscribe();
+    },
+    stats: () => stats,
+  };
+}
+
+/**
+ * Puts a window's columns in the model's channel order (windows hold them
+ * sorted by name). Undefined when the channel sets or sizes differ.
+ */
+export function alignChannels(
+  window: SensorWindow,
+  scorer: WindowScorer,
+): SensorWindow | undefined {
+  const target = scorer.channels;
+  if (window.size !== scorer.windowSize || window.channels.length !== target.length)
+    return undefined;
+  if (window.channels.every((c, i) => c === target[i])) return window;
+  const index = target.map((c) => window.channels.indexOf(c));
+  if (index.some((i) => i < 0)) return undefined;
+  const width = target.length;
+  const data = new Float32Array(window.data.length);
+  for (let s = 0; s < window.size; s++) {
+    for (let c = 0; c < width; c++) data[s * width + c] = window.data[s * width + index[c]!]!;
+  }
+  return { ...window, channels: target, data };
+}
+
+function backoff(attempt: number, max: number): number {
+  return Math.min(max, 100 * 2 ** (attempt - 1));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,288 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { SensorWindow, WindowScore, WindowScorer } from '../../../src/detector/index.ts';
+import { TsadError } from '../../../src/errors.ts';
+import {
+  alignChannels,
+  createPipeline,
+  type PipelineDetector,
+} from '../../../src/stream/pipeline.ts';
+import {
+  type AlertLike,
+  nullObserver,
+  type PipelineObserver,
+  type RejectReason,
+  type SourceMessage,
+} from '../../../src/stream/ports.ts';
+
+interface FakeAlert extends AlertLike {
+  ts: number;
+}
+
+/** Scores a window by its largest absolute value, so a spike scores high. */
+function fakeScorer(
+  channels: string[] = ['value'],
+  windowSize = 3,
+): WindowScorer & { calls: number; failNext: number } {
+  const scorer = {
+    version: 'fake-1',
+    windowSize,
+    channels,
+    calls: 0,
+    failNext: 0,
+    async scoreBatch(windows: readonly SensorWindow[]): Promise<WindowScore[]> {
+      scorer.calls++;
+      if (scorer.failNext > 0) {
+        scorer.failNext--;
+        throw new TsadError('TSAD_ERR_INTERNAL', 'scorer hiccup', { retriable: true });
+      }
+      return windows.map((w) => ({
+        score: Math.max(...[...w.data].map(Math.abs)),
+        perChannel: new Float32Array(w.channels.length),
+        perStep: new Float32Array(w.size),
+      }));
+    },
+  };
+  return scorer;
+}
+
+/** Fires on a score above 100, resolves on the next normal one. */
+function fakeDetector(): PipelineDetector<FakeAlert> & {
+  forgotten: string[];
+  seen: SensorWindow[];
+} {
+  const firing = new Set<string>();
+  const d = {
+    forgotten: [] as string[],
+    seen: [] as SensorWindow[],
+    observe({ window, score }: { window: SensorWindow; score: WindowScore }) {
+      d.seen.push(window);
+      const anomalous = score.score > 100;
+      const events: FakeAlert[] = [];
+      if (anomalous && !firing.has(window.sensor)) {
+        firing.add(window.sensor);
+        events.push({
+          id: `${window.sensor}@${window.endTs}`,
+          sensor: window.sensor,
+          state: 'firing',
+          ts: window.endTs,
+        });
+      } else if (!anomalous && firing.delete(window.sensor)) {
+        events.push({
+          id: `${window.sensor}@r`,
+          sensor: window.sensor,
+          state: 'resolved',
+          ts: window.endTs,
+        });
+      }
+      return {
+        calibratedScore: anomalous ? 0.9 : 0.1,
+        threshold: 100,
+        anomalous,
+        alertState: firing.has(window.sensor) ? ('firing' as const) : ('normal' as const),
+        events,
+      };
+    },
+    forget(sensor: string) {
+      d.forgotten.push(sensor);
+      return true;
+    },
+  };
+  return d;
+}
+
+const quiet = { info() {}, warn() {}, error() {} };
+
+function message(offset: number, value: unknown, acked: number[], partition = 0): SourceMessage {
+  return {
+    topic: 'in',
+    partition,
+    offset: String(offset),
+    key: null,
+    value: typeof value === 'string' ? value : JSON.stringify(value),
+    ack: () => acked.push(offset),
+  };
+}
+
+function setup(overrides: { scorer?: WindowScorer | undefined; alertFailures?: number } = {}) {
+  const scorer = 'scorer' in overrides ? overrides.scorer : fakeScorer();
+  const detector = fakeDetector();
+  const alerts: FakeAlert[] = [];
+  const dead: Array<{ offset: string; reason: RejectReason }> = [];
+  const unscored: SensorWindow[] = [];
+  let alertFailures = overrides.alertFailures ?? 0;
+  const counts = { consumed: 0, dropped: [] as string[], scoredBatches: 0 };
+  const observer: PipelineObserver = {
+    ...nullObserver,
+    messageConsumed: () => counts.consumed++,
+    readingDropped: (r) => counts.dropped.push(r),
+    batchScored: () => counts.scoredBatches++,
+  };
+  const pipeline = createPipeline<FakeAlert>({
+    options: {
+      window: { size: 3, stride: 1, maxLatenessMs: 0 },
+      maxBatchSize: 4,
+      maxDelayMs: 5,
+      maxRetryDelayMs: 5,
+    },
+    scorer: () => scorer,
+    detector,
+    alerts: {
+      async send(events) {
+        if (alertFailures > 0) {
+          alertFailures--;
+          throw new TsadError('TSAD_ERR_KAFKA', 'broker away');
+        }
+        alerts.push(...events);
+      },
+    },
+    deadLetters: {
+      async send(m, reason) {
+        dead.push({ offset: m.offset, reason });
+      },
+    },
+    observer,
+    logger: quiet,
+    onUnscored: (w) => unscored.push(w),
+  });
+  return { pipeline, detector, alerts, dead, unscored, counts };
+}
+
+describe('pipeline', () => {
+  it('scores windows, raises alerts and acks every message once its windows are done', async () => {
+    const { pipeline, alerts, detector, counts } = setup();
+    const acked: number[] = [];
+    const values = [1, 2, 3, 500, 4, 5, 6, 7];
+    for (const [i, v] of values.entries()) {
+      pipeline.push(message(i, { sensor: 's', ts: 1000 + i, value: v }, acked));
+    }
+    await pipeline.waitIdle();
+    assert.deepEqual(
+      acked.sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7],
+    );
+    assert.deepEqual(
+      detector.seen.map((w) => w.endTs),
+      [1002, 1003, 1004, 1005, 1006, 1007],
+    );
+    assert.deepEqual(
+      alerts.map((a) => a.state),
+      ['firing', 'resolved'],
+    );
+    assert.equal(counts.consumed, 8);
+    assert.ok(counts.scoredBatches >= 1);
+    assert.equal(pipeline.stats().windowsScored, 6);
+    await pipeline.close();
+  });
+
+  it('dead-letters malformed messages with their reason and acks them after the send', async () => {
+    const { pipeline, dead } = setup();
+    const acked: number[] = [];
+    pipeline.push(message(0, 'not json', acked));
+    pipeline.push(message(1, { sensor: 's', ts: 'soon', value: 1 }, acked));
+    pipeline.push(message(2, { sensor: 's', ts: 1, value: 'x' }, acked));
+    await pipeline.waitIdle();
+    assert.deepEqual(
+      dead.map((d) => d.reason),
+      ['not_json', 'bad_timestamp', 'non_numeric'],
+    );
+    assert.deepEqual(acked.sort(), [0, 1, 2]);
+    assert.equal(pipeline.stats().rejected, 3);
+    await pipeline.close();
+  });
+
+  it('rejects readings whose channels differ from the loaded model', async () => {
+    const { pipeline, dead } = setup();
+    pipeline.push(message(0, { sensor: 's', ts: 1, values: { a: 1, b: 2 } }, []));
+    await pipeline.waitIdle();
+    assert.deepEqual(dead, [{ offset: '0', reason: 'unknown_channel' }]);
+    await pipeline.close();
+  });
+
+  it('acks an array message only after all of its readings are done', async () => {
+    const { pipeline, detector } = setup();
+    const acked: number[] = [];
+    pipeline.push(
+      message(
+        7,
+        [1, 2, 3].map((i) => ({ sensor: 's', ts: i, value: i })),
+        acked,
+      ),
+    );
+    await pipeline.waitIdle();
+    assert.deepEqual(acked, [7]);
+    assert.equal(detector.seen.length, 1);
+    await pipeline.close();
+  });
+
+  it('retries a failing scorer, and retries alert delivery until it succeeds', async () => {
+    const scorer = fakeScorer();
+    scorer.failNext = 1;
+    const { pipeline, alerts } = setup({ scorer, alertFailures: 2 });
+    const acked: number[] = [];
+    for (const [i, v] of [1, 2, 300].entries())
+      pipeline.push(message(i, { sensor: 's', ts: i, value: v }, acked));
+    await pipeline.waitIdle();
+    assert.equal(scorer.calls, 2);
+    assert.equal(alerts.length, 1);
+    assert.equal(acked.length, 3);
+    await pipeline.close();
+  });
+
+  it('gives windows to the cold-start collector while no model is loaded', async () => {
+    const { pipeline, unscored, detector } = setup({ scorer: undefined });
+    const acked: number[] = [];
+    for (const [i, v] of [1, 2, 3, 4].entries())
+      pipeline.push(message(i, { sensor: 's', ts: i, value: v }, acked));
+    await pipeline.waitIdle();
+    assert.equal(unscored.length, 2);
+    assert.equal(detector.seen.length, 0);
+    assert.equal(acked.length, 4);
+    await pipeline.close();
+  });
+
+  it('drops the state of sensors of a revoked partition and forgets their detectors', async () => {
+    const { pipeline, detector } = setup();
+    pipeline.push(message(0, { sensor: 'a', ts: 1, value: 1 }, [], 0));
+    pipeline.push(message(0, { sensor: 'b', ts: 1, value: 1 }, [], 1));
+    assert.equal(
+      pipeline.revoke((origin) => origin === 'in:1'),
+      1,
+    );
+    assert.deepEqual(detector.forgotten, ['b']);
+    await pipeline.close();
+  });
+
+  it('reports work in flight and lets a source wait for it', async () => {
+    const { pipeline } = setup();
+    for (let i = 0; i < 10; i++) pipeline.push(message(i, { sensor: 's', ts: i, value: 1 }, []));
+    assert.ok(pipeline.inFlight() > 0);
+    await pipeline.waitForCapacity();
+    await pipeline.waitIdle();
+    assert.equal(pipeline.inFlight(), 0);
+    await pipeline.close();
+  });
+});
+
+describe('alignChannels', () => {
+  const window: SensorWindow = {
+    sensor: 's',
+    channels: ['a', 'b'],
+    size: 2,
+    data: Float32Array.from([1, 10, 2, 20]),
+    startTs: 0,
+    endTs: 1,
+    timestamps: Float64Array.from([0, 1]),
+  };
+
+  it("reorders columns into the model's channel order", () => {
+    const aligned = alignChannels(window, fakeScorer(['b', 'a'], 2));
+    assert.deepEqual(aligned?.channels, ['b', 'a']);
+    assert.deepEqual([...aligned!.data], [10, 1, 20, 2]);
+  });
+
+  it('refuses a window of other channels or size', () => {
+    assert.equal(alignChannels(window, fakeScorer(['a', 'c'], 2)), undefined);
+    assert.equal(alignChannels(window, fakeScorer(['a', 'b'], 3)), undefined);
+  });
+});
