@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { runCli } from '../../../src/cli/cli.ts';
+import { periodicSeries } from '../model/fixtures.ts';
+
+let dir: string;
+let csv: string;
+let model: string;
+const W = 12;
+const ROWS = 120;
+
+function sink(): { stream: Writable; text: () => string } {
+  let text = '';
+  return {
+    stream: new Writable({
+      write(chunk, _encoding, done) {
+        text += String(chunk);
+        done();
+      },
+    }),
+    text: () => text,
+  };
+}
+
+async function tsad(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = sink();
+  const err = sink();
+  const code = await runCli(argv, { stdout: out.stream, stderr: err.stream });
+  return { code, stdout: out.text(), stderr: err.text() };
+}
+
+/** A CSV with ISO timestamps, two channels and a third column to ignore. */
+async function writeSeries(file: string, rows: number, spikeRow?: number): Promise<void> {
+  const values = periodicSeries(rows, { channels: 2, seed: 1 });
+  const lines = ['timestamp,temp,pressure,note'];
+  for (let r = 0; r < rows; r++) {
+    const temp = values[2 * r]! + (r === spikeRow ? 5 : 0);
+    lines.push(
+      `${new Date(Date.UTC(2026, 0, 1) + r * 60_000).toISOString()},${temp},${values[2 * r + 1]},7`,
+    );
+  }
+  await fs.writeFile(file, `${lines.join('\n')}\n`);
+}
+
+before(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tsad-cli-'));
+  csv = path.join(dir, 'train.csv');
+  model = path.join(dir, 'model');
+  await writeSeries(csv, ROWS);
+});
+
+after(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe('tsad train and tsad score', () => {
+  test('train writes a model directory and reports progress per epoch', async () => {
+    const r = await tsad(
+      'train',
+      '--input',
+      csv,
+      '--window',
+      String(W),
+      '--out',
+      model,
+      '--columns',
+      'temp,pressure',
+      '--epochs',
+      '3',
+      '--hidden',
+      '8',
+      '--code-size',
+      '4',
+      '--seed',
+      '3',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /training on 109 windows of 12 steps × 2 channel\(s\) \[temp, pressure\]/,
+    );
+    assert.match(r.stderr, /epoch 3\/3 loss [\d.e-]+ val [\d.e-]+/);
+    assert.match(r.stdout, /^model \d{8}T\d{6}Z-[0-9a-f]{8} written to /);
+    const metadata = JSON.parse(await fs.readFile(path.join(model, 'metadata.json'), 'utf8'));
+    assert.deepEqual(metadata.channels, ['temp', 'pressure']);
+    assert.deepEqual(metadata.config.hiddenUnits, [8]);
+  });
+
+  test('score writes timestamp,score for every row, empty for the first window-1 rows', async () => {
+    const input = path.join(dir, 'score.csv');
+    const out = path.join(dir, 'scores.csv');
+    await writeSeries(input, 60, 40);
+    const r = await tsad('score', '--model', model, '--input', input, '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = (await fs.readFile(out, 'utf8')).trimEnd().split('\n');
+    assert.equal(lines[0], 'timestamp,score');
+    assert.equal(lines.length, 61);
+    for (let row = 0; row < 60; row++) {
+      const [ts, score] = lines[row + 1]!.split(',');
+      assert.equal(ts, new Date(Date.UTC(2026, 0, 1) + row * 60_000).toISOString());
+      if (row < W - 1) assert.equal(score, '', `row ${row}`);
+      else assert.ok(Number.isFinite(Number(score)) && score !== '', `row ${row}: ${score}`);
+    }
+    const scoreAt = (row: number): number => Number(lines[row + 1]!.split(',')[1]);
+    // Windows that contain the spike at row 40 (rows 40..51) score above those that do not.
+    assert.ok(scoreAt(45) > scoreAt(30), `${scoreAt(45)} vs ${scoreAt(30)}`);
+  });
+
+  test('score accepts epoch-millisecond timestamps', async () => {
+    const input = path.join(dir, 'epoch.csv');
+    const out = path.join(dir, 'epoch-scores.csv');
+    const rows = ['timestamp,pressure,temp'];
+    const values = periodicSeries(20, { channels: 2, seed: 2 });
+    for (let r = 0; r < 20; r++)
+      rows.push(`${1_700_000_000_000 + r * 1000},${values[2 * r + 1]},${values[2 * r]}`);
+    await fs.writeFile(input, `${rows.join('\n')}\n`);
+    const r = await tsad('score', '--model', model, '--input', input, '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = (await fs.readFile(out, 'utf8')).trimEnd().split('\n');
+    assert.equal(lines[20], `1700000019000,${lines[20]!.split(',')[1]}`);
+    assert.notEqual(lines[20]!.split(',')[1], '');
+  });
+});
+
+describe('tsad train and tsad score refuse bad input with a clear message', () => {
+  const cases: [string, () => Promise<string[]>, RegExp][] = [
+    [
+      'an unknown column',
+      async () => [
+        'train',
+        '--input',
+        csv,
+        '--window',
+        '12',
+        '--out',
+        path.join(dir, 'x'),
+        '--columns',
+        'temp,nope',
+      ],
+      /unknown column 'nope'/,
+    ],
+    [
+      'a non-numeric value',
+      async () => {
+        const file = path.join(dir, 'bad.csv');
+        await fs.writeFile(file, 'timestamp,temp\n1000,1\n2000,warm\n');
+        return ['train', '--input', file, '--window', '2', '--out', path.join(dir, 'x')];
+      },
+      /line 3: column 'temp' holds 'warm', not a finite number/,
+    ],
+    [
+      'a bad timestamp',
+      async () => {
+        const file = path.join(dir, 'bad-ts.csv');
+        await fs.writeFile(file, 'timestamp,temp\nyesterday,1\n');
+        return ['train', '--input', file, '--window', '2', '--out', path.join(dir, 'x')];
+      },
+      /timestamp 'yesterday' is neither ISO 8601 nor epoch milliseconds/,
+    ],
+    [
+      'too few rows for one window',
+      async () => ['train', '--input', csv, '--window', '500', '--out', path.join(dir, 'x')],
+      /has 120 rows; a window of 500 needs at least 500/,
+    ],
+    [
+      'too few rows to score one window',
+      async () => {
+        const file = path.join(dir, 'short.csv');
+        await fs.writeFile(file, 'timestamp,temp,pressure\n1000,1,2\n2000,1,2\n');
+        return ['score', '--model', model, '--input', file, '--out', path.join(dir, 'x.csv')];
+      },
+      /has 2 rows; model .* needs at least 12/,
+    ],
+    [
+      'a missing model column in the input',
+      async () => {
+        const file = path.join(dir, 'one-col.csv');
+        await fs.writeFile(file, 'timestamp,temp\n1000,1\n');
+        return ['score', '--model', model, '--input', file, '--out', path.join(dir, 'x.csv')];
+      },
+      /unknown column 'pressure'/,
+    ],
+    [
+      'an unreadable model',
+      async () => [
+        'score',
+        '--model',
+        path.join(dir, 'no-model'),
+        '--input',
+        csv,
+        '--out',
+        path.join(dir, 'x.csv'),
+      ],
+      /no model at .*no-model/,
+    ],
+    [
+      'a corrupt model',
+      async () => {
+        const broken = path.join(dir, 'broken');
+        await fs.cp(model, broken, { recursive: true });
+        await fs.appendFile(path.join(broken, 'weights.bin'), 'x');
+        return ['score', '--model', broken, '--input', csv, '--out', path.join(dir, 'x.csv')];
+      },
+      /checksum mismatch/,
+    ],
+    [
+      'a missing input file',
+      async () => [
+        'train',
+        '--input',
+        path.join(dir, 'nope.csv'),
+        '--window',
+        '4',
+        '--out',
+        path.join(dir, 'x'),
+      ],
+      /cannot read .*nope\.csv/,
+    ],
+  ];
+  for (const [name, argv, message] of cases) {
+    test(`exits non-zero on ${name}`, async () => {
+      const r = await tsad(...(await argv()));
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, message);
+    });
+  }
+
+  test('a non-numeric option is a usage error (exit 2)', async () => {
+    const r = await tsad('train', '--input', csv, '--window', 'wide', '--out', path.join(dir, 'x'));
+    assert.equal(r.code, 2);
+  });
+});

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import type { SensorWindow } from '../../../src/detector/types.ts';
+import { isTsadError } from '../../../src/errors.ts';
+import type { Autoencoder } from '../../../src/model/autoencoder.ts';
+import { initBackend } from '../../../src/model/backend.ts';
+import { trainAutoencoder } from '../../../src/model/train.ts';
+import { windowsFromSeries } from '../../../src/model/windows.ts';
+import { percentile99, periodicSeries } from './fixtures.ts';
+
+const W = 16;
+let model: Autoencoder;
+let cleanScores: number[];
+
+/** A window of the clean signal starting at `offset`, with fresh noise. */
+function cleanWindow(offset: number, seed: number): Float32Array {
+  return periodicSeries(W, { seed, offset });
+}
+
+before(async () => {
+  await initBackend();
+  const training = windowsFromSeries(periodicSeries(300 + W, { seed: 1 }), 1, W);
+  model = await trainAutoencoder(training, {
+    windowSize: W,
+    hiddenUnits: [16],
+    codeSize: 8,
+    maxEpochs: 12,
+    batchSize: 64,
+    learningRate: 0.02,
+    patience: 5,
+    seed: 7,
+  });
+  const clean = windowsFromSeries(periodicSeries(400, { seed: 2, offset: 5 }), 1, W);
+  cleanScores = (await model.scoreData(clean)).map((s) => s.score);
+});
+
+describe('anomaly scores of a model trained on a noisy periodic signal', () => {
+  const anomalies: Record<string, (base: Float32Array, offset: number) => Float32Array> = {
+    spike: (base) => {
+      const w = base.slice();
+      w[8]! += 3;
+      return w;
+    },
+    'level shift': (base) => {
+      const w = base.slice();
+      for (let i = 8; i < W; i++) w[i]! += 1.5;
+      return w;
+    },
+    'change of frequency': (_base, offset) =>
+      Float32Array.from({ length: W }, (_, i) => 10 + Math.sin((2 * Math.PI * (i + offset)) / 6)),
+  };
+  for (const [name, spoil] of Object.entries(anomalies)) {
+    test(`a window with a ${name} scores several times above the 99th percentile of clean windows`, async () => {
+      const p99 = percentile99(cleanScores);
+      for (const offset of [0, 3, 7, 11]) {
+        const [scored] = await model.scoreData([spoil(cleanWindow(offset, 100 + offset), offset)]);
+        assert.ok(
+          scored!.score > 3 * p99,
+          `${name} at offset ${offset}: score ${scored!.score} vs clean p99 ${p99}`,
+        );
+      }
+    });
+  }
+
+  test('clean windows not seen in training score low, like the validation loss', () => {
+    const median = [...cleanScores].sort((a, b) => a - b)[Math.floor(cleanScores.length / 2)]!;
+    assert.ok(median < 3 * model.metadata.training.bestLoss, `median ${median}`);
+  });
+});
+
+describe('scoring', () => {
+  test('per-channel and per-step errors average to the score', async () => {
+    const [s] = await model.scoreData([cleanWindow(2, 5)]);
+    assert.equal(s!.perChannel.length, 1);
+    assert.equal(s!.perStep.length, W);
+    const meanStep = s!.perStep.reduce((a, b) => a + b, 0) / W;
+    assert.ok(Math.abs(meanStep - s!.score) < 1e-6 * Math.max(1, s!.score));
+    assert.ok(Math.abs(s!.perChannel[0]! - s!.score) < 1e-6 * Math.max(1, s!.score));
+    assert.equal(s!.reconstruction, undefined);
+  });
+
+  test('the per-step error points at the step of a spike', async () => {
+    const w = cleanWindow(0, 9);
+    w[5]! += 4;
+    const [s] = await model.scoreData([w]);
+    const worst = s!.perStep.indexOf(Math.max(...s!.perStep));
+    assert.equal(worst, 5);
+  });
+
+  test('the reconstruction is in original units and close to a clean window', async () => {
+    const w = cleanWindow(4, 11);
+    const [s] = await model.scoreData([w], { reconstruction: true });
+    assert.equal(s!.reconstruction!.length, W);
+    const errors = w.map((v, i) => Math.abs(s!.reconstruction![i]! - v));
+    assert.ok(Math.max(...errors) < 0.75, `errors ${errors.join(', ')}`);
+    assert.ok(errors.reduce((a, b) => a + b, 0) / W < 0.25, `errors ${errors.join(', ')}`);
+  });
+
+  test('a batch scores the same as its windows one by one', async () => {
+    const windows = windowsFromSeries(periodicSeries(60, { seed: 4 }), 1, W);
+    const together = await model.scoreData(windows);
+    for (const [i, w] of windows.entries()) {
+      const [alone] = await model.scoreData([w]);
+      assert.ok(Math.abs(alone!.score - together[i]!.score) < 1e-6, `window ${i}`);
+    }
+  });
+
+  test('scoreBatch takes SensorWindows and rejects a wrong size or channel list', async () => {
+    const make = (channels: string[], size: number): SensorWindow => ({
+      sensor: 's1',
+      channels,
+      size,
+      data: periodicSeries(size, { seed: 3 }),
+      startTs: 0,
+      endTs: size - 1,
+      timestamps: Float64Array.from({ length: size }, (_, i) => i),
+    });
+    const [ok] = await model.scoreBatch([make(['value'], W)]);
+    assert.ok(Number.isFinite(ok!.score));
+    await assert.rejects(model.scoreBatch([make(['value'], W + 1)]), (e) =>
+      isTsadError(e, 'TSAD_ERR_INPUT_INVALID'),
+    );
+    await assert.rejects(model.scoreBatch([make(['temperature'], W)]), (e) =>
+      isTsadError(e, 'TSAD_ERR_INPUT_INVALID'),
+    );
+  });
+
+  test('an empty batch scores to an empty list', async () => {
+    assert.deepEqual(await model.scoreData([]), []);
+  });
+});

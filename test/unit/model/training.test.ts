@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { isTsadError } from '../../../src/errors.ts';
+import { initBackend } from '../../../src/model/backend.ts';
+import { type TrainingProgress, trainAutoencoder } from '../../../src/model/train.ts';
+import { windowsFromSeries } from '../../../src/model/windows.ts';
+import { periodicSeries } from './fixtures.ts';
+
+const W = 12;
+const small = { windowSize: W, hiddenUnits: [8], codeSize: 4, batchSize: 64, seed: 5 };
+const windows = windowsFromSeries(periodicSeries(150, { seed: 1 }), 1, W);
+
+before(async () => {
+  await initBackend();
+});
+
+describe('training', () => {
+  test('reports every epoch with loss, validation loss and elapsed time', async () => {
+    const events: TrainingProgress[] = [];
+    const model = await trainAutoencoder(
+      windows,
+      { ...small, maxEpochs: 3, patience: 10 },
+      {
+        onProgress: (p) => events.push(p),
+      },
+    );
+    assert.deepEqual(
+      events.map((e) => e.epoch),
+      [1, 2, 3],
+    );
+    for (const e of events) {
+      assert.ok(e.loss > 0 && Number.isFinite(e.loss));
+      assert.ok(e.valLoss !== null && e.valLoss > 0);
+      assert.equal(e.maxEpochs, 3);
+    }
+    assert.ok(events[2]!.elapsedMs >= events[0]!.elapsedMs);
+    assert.deepEqual(
+      model.metadata.lossHistory,
+      events.map(({ epoch, loss, valLoss }) => ({ epoch, loss, valLoss })),
+    );
+    const t = model.metadata.training;
+    assert.equal(t.windows, windows.length);
+    assert.equal(t.validationWindows, Math.floor(windows.length * 0.1));
+    assert.equal(t.trainWindows + t.validationWindows, windows.length);
+    model.dispose();
+  });
+
+  test('keeps the weights of the epoch with the lowest validation loss', async () => {
+    // A high learning rate makes the validation loss jump about, so the last
+    // epoch is rarely the best; the kept weights must reproduce the best loss.
+    const model = await trainAutoencoder(windows, {
+      ...small,
+      maxEpochs: 8,
+      patience: 3,
+      learningRate: 0.08,
+    });
+    const history = model.metadata.lossHistory;
+    const best = Math.min(...history.map((h) => h.valLoss!));
+    const t = model.metadata.training;
+    assert.equal(t.bestLoss, best);
+    assert.equal(history[t.bestEpoch - 1]!.valLoss, best);
+    if (t.stoppedEarly) assert.equal(t.epochsRun - t.bestEpoch, 3);
+    const validation = windows.slice(t.trainWindows);
+    const scores = await model.scoreData(validation);
+    const mse = scores.reduce((a, s) => a + s.score, 0) / scores.length;
+    assert.ok(Math.abs(mse - best) < 1e-4 * Math.max(1, best), `val MSE ${mse} vs best ${best}`);
+    model.dispose();
+  });
+
+  test('without validation windows it monitors the training loss', async () => {
+    const model = await trainAutoencoder(windows, {
+      ...small,
+      maxEpochs: 2,
+      validationFraction: 0,
+    });
+    assert.equal(model.metadata.training.validationWindows, 0);
+    assert.ok(model.metadata.lossHistory.every((h) => h.valLoss === null));
+    model.dispose();
+  });
+
+  test('the same seed reproduces the same training run', async () => {
+    const a = await trainAutoencoder(windows, { ...small, maxEpochs: 2 });
+    const b = await trainAutoencoder(windows, { ...small, maxEpochs: 2 });
+    const c = await trainAutoencoder(windows, { ...small, maxEpochs: 2, seed: 6 });
+    a.metadata.lossHistory.forEach((h, i) => {
+      const other = b.metadata.lossHistory[i]!;
+      assert.ok(Math.abs(h.loss - other.loss) <= 1e-5 * h.loss, `epoch ${h.epoch}`);
+    });
+    assert.notEqual(c.metadata.lossHistory[0]!.loss, a.metadata.lossHistory[0]!.loss);
+    for (const m of [a, b, c]) m.dispose();
+  });
+
+  test('an aborted training rejects with the abort reason', async () => {
+    const controller = new AbortController();
+    const reason = new Error('shutting down');
+    const run = trainAutoencoder(
+      windows,
+      { ...small, maxEpochs: 50 },
+      {
+        signal: controller.signal,
+        onProgress: () => controller.abort(reason),
+      },
+    );
+    await assert.rejects(run, (e) => e === reason);
+  });
+
+  test('multichannel windows train and keep their channel names', async () => {
+    const two = windowsFromSeries(periodicSeries(60, { channels: 2, seed: 2 }), 2, W);
+    const model = await trainAutoencoder(two, { ...small, maxEpochs: 1 }, { channels: ['a', 'b'] });
+    assert.deepEqual(model.channels, ['a', 'b']);
+    const [s] = await model.scoreData([two[0]!]);
+    assert.equal(s!.perChannel.length, 2);
+    model.dispose();
+  });
+});
+
+describe('training input validation', () => {
+  const rejects = (
+    promise: Promise<unknown>,
+    code: 'TSAD_ERR_INPUT_INVALID' | 'TSAD_ERR_CONFIG_INVALID',
+    text: RegExp,
+  ) => assert.rejects(promise, (e: unknown) => isTsadError(e, code) && text.test(e.message));
+
+  test('rejects no windows, windows of the wrong length and non-finite values', async () => {
+    await rejects(trainAutoencoder([], small), 'TSAD_ERR_INPUT_INVALID', /at least one window/);
+    await rejects(
+      trainAutoencoder([new Float32Array(W), new Float32Array(W - 1)], small),
+      'TSAD_ERR_INPUT_INVALID',
+      /window 1 has 11 values/,
+    );
+    const nan = new Float32Array(W);
+    nan[3] = Number.NaN;
+    await rejects(trainAutoencoder([nan], small), 'TSAD_ERR_INPUT_INVALID', /non-finite/);
+    await rejects(
+      trainAutoencoder([new Float32Array(2 * W)], small),
+      'TSAD_ERR_INPUT_INVALID',
+      /channel names/,
+    );
+  });
+
+  test('rejects a bad config naming every bad field', async () => {
+    await rejects(
+      trainAutoencoder(windows, {
+        ...small,
+        hiddenUnits: [],
+        learningRate: -1,
+        validationFraction: 1,
+      }),
+      'TSAD_ERR_CONFIG_INVALID',
+      /hiddenUnits.*learningRate.*validationFraction/,
+    );
+  });
+});
