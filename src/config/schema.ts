@@ -339,7 +339,7 @@ const simulator = z
     ratePerSecond: z
       .number()
       .gt(0)
-      .default(40)
+      .default(100)
       .describe('Readings per second over all sensors (embedded mode paces at this rate).'),
     intervalMs: int(1)
       .optional()
@@ -347,10 +347,10 @@ const simulator = z
         'Time between two readings of one sensor in their timestamps. Unset = real time: sensors / ratePerSecond seconds.',
       ),
     anomalyEvery: int(10)
-      .default(400)
+      .default(750)
       .describe('Mean readings of one sensor between two injected anomalies.'),
     cleanStart: ms()
-      .default(300)
+      .default(500)
       .describe('Readings per sensor at the start without anomalies (clean warm-up data).'),
     seed: z.number().int().default(1).describe('Seed of the simulated data and anomalies.'),
   })
