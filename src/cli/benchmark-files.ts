@@ -400,7 +400,13 @@ export function writeSkabResultsCsv(
  */
 export function listSkabFiles(dir: string): string[] {
   const files: string[] = [];
-  for (const folder of fs.readdirSync(dir, { withFileTypes: true })) {
+  let folders: fs.Dirent[];
+  try {
+    folders = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (cause) {
+    throw new TsadError('TSAD_ERR_INPUT_INVALID', `cannot read folder ${dir}`, { cause });
+  }
+  for (const folder of folders) {
     if (!folder.isDirectory() || folder.name === 'anomaly-free') continue;
     for (const name of fs.readdirSync(path.join(dir, folder.name))) {
       if (name.endsWith('.csv')) files.push(`${folder.name}/${name}`);
