@@ -5,14 +5,20 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.ts';
-import { createLstm } from './lstm.ts';
+import { createLstm, type LstmImplementation } from './lstm.ts';
 
 /**
  * Builds the (uncompiled) network for windows of `[config.windowSize, channels]`.
  * Layer seeds derive from `config.seed`, so one config always starts from the
- * same weights.
+ * same weights. `lstm` picks the LSTM implementation (default: the fastest
+ * for the backend in use; benchmarks and parity tests compare both).
  */
-export function buildAutoencoderNetwork(config: ModelConfig, channels: number): tf.LayersModel {
+export function buildAutoencoderNetwork(
+  config: ModelConfig,
+  channels: number,
+  lstm?: LstmImplementation,
+): tf.LayersModel {
+  const implementation = lstm === undefined ? {} : { implementation: lstm };
   const input = tf.input({ shape: [config.windowSize, channels], name: 'window' });
   const layers = config.hiddenUnits;
   let seed = config.seed * 100;
@@ -27,6 +33,7 @@ export function buildAutoencoderNetwork(config: ModelConfig, channels: number): 
       returnSequences: i < layers.length - 1,
       seed: nextSeed(),
       name: `encoder_lstm_${i}`,
+      ...implementation,
     });
     x = withDropout(lstm.apply(x) as tf.SymbolicTensor, config.dropout, `encoder_dropout_${i}`);
   });
@@ -47,6 +54,7 @@ export function buildAutoencoderNetwork(config: ModelConfig, channels: number): 
       returnSequences: true,
       seed: nextSeed(),
       name: `decoder_lstm_${i}`,
+      ...implementation,
     });
     x = withDropout(lstm.apply(x) as tf.SymbolicTensor, config.dropout, `decoder_dropout_${i}`);
   });

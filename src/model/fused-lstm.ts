@@ -29,6 +29,7 @@ import {
 // tfjs-layers exports these types only through deep paths its package.json hides.
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type LayerVariable = tf.layers.Layer['weights'][number];
+type Initializer = ReturnType<typeof tf.initializers.zeros>;
 
 /** Options of the fused LSTM, a subset of `tf.layers.lstm`'s. */
 export interface FusedLstmArgs extends LayerArgs {
@@ -37,6 +38,10 @@ export interface FusedLstmArgs extends LayerArgs {
   returnSequences?: boolean;
   /** Initialise the forget gate's bias to 1 (Keras's default; tfjs-layers' is false). */
   unitForgetBias?: boolean;
+  /** Defaults to Glorot uniform, as tf.layers.lstm. */
+  kernelInitializer?: Initializer;
+  /** Defaults to orthogonal, as tf.layers.lstm. */
+  recurrentInitializer?: Initializer;
 }
 
 /** The fused LSTM layer; registered for (de)serialisation as `FusedLstm`. */
@@ -45,6 +50,8 @@ export class FusedLstm extends tf.layers.Layer {
   readonly units: number;
   readonly returnSequences: boolean;
   readonly unitForgetBias: boolean;
+  private readonly kernelInitializer: Initializer;
+  private readonly recurrentInitializer: Initializer;
   private kernel: LayerVariable | undefined;
   private recurrentKernel: LayerVariable | undefined;
   private bias: LayerVariable | undefined;
@@ -57,6 +64,9 @@ export class FusedLstm extends tf.layers.Layer {
     this.units = args.units;
     this.returnSequences = args.returnSequences ?? false;
     this.unitForgetBias = args.unitForgetBias ?? false;
+    this.kernelInitializer = args.kernelInitializer ?? tf.initializers.glorotUniform({});
+    this.recurrentInitializer =
+      args.recurrentInitializer ?? tf.initializers.orthogonal({ gain: 1 });
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
@@ -70,13 +80,13 @@ export class FusedLstm extends tf.layers.Layer {
       'kernel',
       [inputDim, 4 * units],
       'float32',
-      tf.initializers.glorotUniform({}),
+      this.kernelInitializer,
     );
     this.recurrentKernel = this.addWeight(
       'recurrent_kernel',
       [units, 4 * units],
       'float32',
-      tf.initializers.orthogonal({ gain: 1 }),
+      this.recurrentInitializer,
     );
     this.bias = this.addWeight('bias', [4 * units], 'float32', tf.initializers.zeros());
     if (this.unitForgetBias) {
@@ -97,6 +107,33 @@ export class FusedLstm extends tf.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
+    const [kernel, recurrentKernel, bias] = this.weightTensors();
+    return tf.tidy(() =>
+      isNativeBackend()
+        ? fusedLstm(x, kernel, recurrentKernel, bias, this.returnSequences)
+        : referenceLstm(x, kernel, recurrentKernel, bias, this.returnSequences),
+    );
+  }
+
+  /**
+   * The layer on a time-major input `[time, batch, features]`, returning
+   * `[time, batch, units]` (or the last step `[batch, units]`): what
+   * BlockLSTMV2 computes natively, so a chain of these layers needs no
+   * transposes in between. Differentiable like `apply`.
+   */
+  applyTimeMajor(xt: tf.Tensor3D): tf.Tensor {
+    const [kernel, recurrentKernel, bias] = this.weightTensors();
+    return tf.tidy(() => {
+      if (isNativeBackend()) {
+        return fusedLstmTimeMajor(xt, kernel, recurrentKernel, bias, this.returnSequences);
+      }
+      const x = tf.transpose(xt, [1, 0, 2]) as tf.Tensor3D;
+      const y = referenceLstm(x, kernel, recurrentKernel, bias, this.returnSequences);
+      return this.returnSequences ? tf.transpose(y, [1, 0, 2]) : y;
+    });
+  }
+
+  private weightTensors(): [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D] {
     if (
       this.kernel === undefined ||
       this.recurrentKernel === undefined ||
@@ -104,14 +141,11 @@ export class FusedLstm extends tf.layers.Layer {
     ) {
       throw new Error('FusedLstm called before it was built');
     }
-    const kernel = this.kernel.read() as tf.Tensor2D;
-    const recurrentKernel = this.recurrentKernel.read() as tf.Tensor2D;
-    const bias = this.bias.read() as tf.Tensor1D;
-    return tf.tidy(() =>
-      isNativeBackend()
-        ? fusedLstm(x, kernel, recurrentKernel, bias, this.returnSequences)
-        : referenceLstm(x, kernel, recurrentKernel, bias, this.returnSequences),
-    );
+    return [
+      this.kernel.read() as tf.Tensor2D,
+      this.recurrentKernel.read() as tf.Tensor2D,
+      this.bias.read() as tf.Tensor1D,
+    ];
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -145,33 +179,49 @@ export function fusedLstm(
   bias: tf.Tensor1D,
   returnSequences: boolean,
 ): tf.Tensor {
-  const [batch, time, features] = x.shape;
+  return tf.tidy(() => {
+    const xt = tf.transpose(x, [1, 0, 2]) as tf.Tensor3D;
+    const y = fusedLstmTimeMajor(xt, kernel, recurrentKernel, bias, returnSequences);
+    return returnSequences ? tf.transpose(y, [1, 0, 2]) : y;
+  });
+}
+
+/**
+ * fusedLstm on a time-major input `[time, batch, features]`, returning
+ * `[time, batch, units]` when `returnSequences`, else `[batch, units]`.
+ */
+export function fusedLstmTimeMajor(
+  xt: tf.Tensor3D,
+  kernel: tf.Tensor2D,
+  recurrentKernel: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  returnSequences: boolean,
+): tf.Tensor {
+  const [time, batch, features] = xt.shape;
   const units = recurrentKernel.shape[0];
   const forward = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, k, rk, b] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
     const save = args[4] as tf.GradSaveFunc;
-    const xt = tf.transpose(xIn, [1, 0, 2]);
     const w = tf.concat([k, rk], 0);
     const state = tf.zeros([batch, units]);
     const peephole = tf.zeros([units]);
-    const seqLen = int64Scalar(time);
     const outputs = runNativeOp(
       'BlockLSTMV2',
       blockLstmAttrs(),
-      [seqLen, xt, state, state, w, peephole, peephole, peephole, b],
+      [int64Scalar(time), xIn, state, state, w, peephole, peephole, peephole, b],
       BLOCK_LSTM_OUTPUTS,
     );
     const h = outputs[6] as tf.Tensor3D;
     const value = returnSequences
-      ? tf.transpose(h, [1, 0, 2])
+      ? h
       : tf.reshape(tf.slice(h, [time - 1, 0, 0], [1, batch, units]), [batch, units]);
-    save([xt, w, b, ...outputs]);
+    save([xIn, w, b, ...outputs]);
     return {
       value,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const dOut = (Array.isArray(dy) ? dy[0] : dy) as tf.Tensor;
         const hGrad = returnSequences
-          ? tf.transpose(dOut, [1, 0, 2])
+          ? dOut
           : tf.pad(tf.reshape(dOut, [1, batch, units]), [
               [time - 1, 0],
               [0, 0],
@@ -205,19 +255,17 @@ export function fusedLstm(
           ],
           8, // x, cs_prev, h_prev, w, wci, wcf, wco, b
         );
-        const xGrad = grads[0] as tf.Tensor3D;
         const wGrad = grads[3] as tf.Tensor2D;
-        const bGrad = grads[7] as tf.Tensor1D;
         return [
-          tf.transpose(xGrad, [1, 0, 2]),
+          grads[0] as tf.Tensor3D,
           tf.slice(wGrad, [0, 0], [features, 4 * units]),
           tf.slice(wGrad, [features, 0], [units, 4 * units]),
-          bGrad,
+          grads[7] as tf.Tensor1D,
         ];
       },
     };
   });
-  return forward(x, kernel, recurrentKernel, bias);
+  return forward(xt, kernel, recurrentKernel, bias);
 }
 
 /**

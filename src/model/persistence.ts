@@ -11,6 +11,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { TsadError } from '../errors.ts';
+// Registers the FusedLstm layer class, so models that use it deserialise.
+import './fused-lstm.ts';
 import { MODEL_FORMAT_VERSION, type ModelMetadata, modelMetadataSchema } from './metadata.ts';
 
 export const MODEL_JSON = 'model.json';

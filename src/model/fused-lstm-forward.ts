@@ -1,0 +1,140 @@
+/**
+ * The autoencoder's forward pass as one function of tensors, time-major
+ * throughout, for scoring and training on the native backend.
+ *
+ * `model.predict` and `model.fit` go through tfjs-layers' graph executor,
+ * which costs per layer and per call, and its TimeDistributed wrapper steps
+ * the output dense layer through time one matmul per step (and back again in
+ * the gradient). Here the network's own layers and variables are reused, but
+ * executed directly: the input is transposed once to `[time, batch,
+ * channels]`, the fused LSTMs run on it without transposes in between, the
+ * repeat is a broadcast, the output dense layer is one matmul over all steps,
+ * and only the small `[time, batch, channels]` output is transposed back.
+ * The function is differentiable, so training can minimise a loss through it;
+ * the gradients land on the network's variables as with `fit`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { FusedLstm } from './fused-lstm.ts';
+import { isNativeBackend } from './native-ops.ts';
+
+/** `[batch, time, channels]` in, reconstruction of the same shape out. */
+export type ForwardFunction = (x: tf.Tensor3D, options?: { training?: boolean }) => tf.Tensor3D;
+
+type Step = (state: State, training: boolean) => State;
+
+/** The running tensor: time-major when `timeMajor`, else `[batch, features]`. */
+interface State {
+  tensor: tf.Tensor;
+  timeMajor: boolean;
+}
+
+const ACTIVATIONS: Record<string, ((t: tf.Tensor) => tf.Tensor) | undefined> = {
+  linear: (t) => t,
+  tanh: (t) => tf.tanh(t),
+  relu: (t) => tf.relu(t),
+  sigmoid: (t) => tf.sigmoid(t),
+};
+
+/**
+ * Compiles `network` (a chain of Input, FusedLstm, Dropout, Dense,
+ * RepeatVector and TimeDistributed(Dense) layers, as buildAutoencoderNetwork
+ * makes on the native backend) into a ForwardFunction. Returns null when the
+ * backend is not native or the network holds anything else (e.g. the
+ * tfjs-layers LSTM): callers then use `predict`/`fit`, which always work.
+ * The function reads the variables on every call, so it follows training.
+ */
+export function compileFusedForward(network: tf.LayersModel): ForwardFunction | null {
+  if (!isNativeBackend()) return null;
+  if (network.inputs.length !== 1 || network.outputs.length !== 1) return null;
+  const steps: Step[] = [];
+  for (const layer of network.layers) {
+    const step = compileLayer(layer);
+    if (step === null) return null;
+    if (step !== 'skip') steps.push(step);
+  }
+  if (!isChain(network)) return null;
+  return (x, options = {}) =>
+    tf.tidy(() => {
+      const training = options.training === true;
+      let state: State = { tensor: tf.transpose(x, [1, 0, 2]), timeMajor: true };
+      for (const step of steps) state = step(state, training);
+      if (!state.timeMajor || state.tensor.rank !== 3) {
+        throw new Error('fused forward: the network does not end in a sequence output');
+      }
+      return tf.transpose(state.tensor, [1, 0, 2]) as tf.Tensor3D;
+    });
+}
+
+/** True when every layer feeds only the next one (no branches or merges). */
+function isChain(network: tf.LayersModel): boolean {
+  return network.layers.every((layer, i) => {
+    const inbound = layer.inboundNodes;
+    if (inbound.length !== 1) return false;
+    const parents = inbound[0]?.inboundLayers ?? [];
+    return i === 0
+      ? parents.length === 0
+      : parents.length === 1 && parents[0] === network.layers[i - 1];
+  });
+}
+
+function compileLayer(layer: tf.layers.Layer): Step | 'skip' | null {
+  const config = layer.getConfig();
+  switch (layer.getClassName()) {
+    case 'InputLayer':
+      return 'skip';
+    case FusedLstm.className: {
+      const lstm = layer as FusedLstm;
+      return (state) => {
+        if (!state.timeMajor) throw new Error('fused forward: LSTM input must be a sequence');
+        const out = lstm.applyTimeMajor(state.tensor as tf.Tensor3D);
+        return { tensor: out, timeMajor: lstm.returnSequences };
+      };
+    }
+    case 'Dropout': {
+      const rate = Number(config['rate'] ?? 0);
+      return (state, training) =>
+        training && rate > 0 ? { ...state, tensor: tf.dropout(state.tensor, rate) } : state;
+    }
+    case 'Dense':
+      return denseStep(layer);
+    case 'TimeDistributed': {
+      const inner = (layer as unknown as { layer: tf.layers.Layer }).layer;
+      return inner.getClassName() === 'Dense' ? denseStep(inner) : null;
+    }
+    case 'RepeatVector': {
+      const n = Number(config['n']);
+      return (state) => {
+        if (state.timeMajor) throw new Error('fused forward: RepeatVector input must be 2-D');
+        const [batch, features] = state.tensor.shape as [number, number];
+        return {
+          tensor: tf.broadcastTo(tf.expandDims(state.tensor, 0), [n, batch, features]),
+          timeMajor: true,
+        };
+      };
+    }
+    default:
+      return null;
+  }
+}
+
+/** A dense layer applied to the last axis, in one matmul over every step. */
+function denseStep(layer: tf.layers.Layer): Step | null {
+  const config = layer.getConfig();
+  const activation = ACTIVATIONS[String(config['activation'] ?? 'linear')];
+  if (activation === undefined) return null;
+  const [kernelVar, biasVar] = layer.weights;
+  if (kernelVar === undefined) return null;
+  return (state) => {
+    const kernel = kernelVar.read() as tf.Tensor2D;
+    const shape = state.tensor.shape;
+    const features = shape[shape.length - 1] as number;
+    const flat = tf.reshape(state.tensor, [-1, features]) as tf.Tensor2D;
+    let y: tf.Tensor = tf.matMul(flat, kernel);
+    if (biasVar !== undefined) y = tf.add(y, biasVar.read());
+    y = activation(y);
+    return {
+      tensor: tf.reshape(y, [...shape.slice(0, -1), kernel.shape[1]]),
+      timeMajor: state.timeMajor,
+    };
+  };
+}
