@@ -40,6 +40,18 @@ function shownDefault(value: unknown): string {
   return `\`${JSON.stringify(value)}\``;
 }
 
+const TABLE_HEADER = ['setting', 'environment', 'type', 'default', 'meaning'];
+
+/** A Markdown table with padded columns, as the formatter (biome) leaves it. */
+function alignedTable(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) =>
+    Math.max(h.length, 3, ...rows.map((r) => (r[i] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
 /**
  * The Markdown reference of every setting, generated from the schema so it
  * cannot drift: one table per section with path, environment variable, type,
@@ -75,24 +87,22 @@ export function configReferenceMarkdown(): string {
       ') masked; its YAML output is a valid config file.',
     '',
   ];
-  let section = '';
+  const sections = new Map<string, string[][]>();
   for (const setting of SETTINGS) {
     const top = setting.keys[0] as string;
-    if (top !== section) {
-      section = top;
-      out.push(
-        `## ${section}`,
-        '',
-        '| setting | environment | type | default | meaning |',
-        '| --- | --- | --- | --- | --- |',
-      );
-    }
     const env = [setting.envVar, ...setting.aliases].map((e) => `\`${e}\``).join(', ');
-    out.push(
-      `| \`${setting.path}\` | ${env} | ${cell(setting.type)} | ${cell(shownDefault(setting.defaultValue))} | ${cell(setting.description)} |`,
-    );
-    const next = SETTINGS[SETTINGS.indexOf(setting) + 1];
-    if (next === undefined || next.keys[0] !== section) out.push('');
+    const rows = sections.get(top) ?? [];
+    rows.push([
+      `\`${setting.path}\``,
+      env,
+      cell(setting.type),
+      cell(shownDefault(setting.defaultValue)),
+      cell(setting.description),
+    ]);
+    sections.set(top, rows);
+  }
+  for (const [section, rows] of sections) {
+    out.push(`## ${section}`, '', ...alignedTable(TABLE_HEADER, rows), '');
   }
   return out.join('\n');
 }

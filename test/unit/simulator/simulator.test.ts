@@ -90,8 +90,8 @@ describe('createSimulator', () => {
       const twin = clean.get(key(reading));
       assert.ok(twin);
       for (const [channel, value] of Object.entries(reading.values)) {
-        const label = inside(reading, channel);
-        const diff = value - (twin.values[channel] ?? Number.NaN);
+        const label: AnomalyLabel | undefined = inside(reading, channel);
+        const diff: number = value - (twin.values[channel] ?? Number.NaN);
         if (label === undefined) {
           assert.equal(
             diff,
