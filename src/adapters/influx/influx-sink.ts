@@ -375,14 +375,22 @@ interface Failure {
 
 /** The fields without non-finite numbers, or undefined when none is left. */
 function finiteFields(fields: Record<string, unknown>): Record<string, unknown> | undefined {
-  const kept: Record<string, unknown> = {};
-  let any = false;
-  for (const [key, value] of Object.entries(fields)) {
-    if (typeof value === 'number' && !Number.isFinite(value)) continue;
-    kept[key] = value;
-    any = true;
+  // The common case (all finite) returns the same object: no copy on the hot path.
+  let bad = 0;
+  let total = 0;
+  for (const key in fields) {
+    total++;
+    const value = fields[key];
+    if (typeof value === 'number' && !Number.isFinite(value)) bad++;
   }
-  return any ? kept : undefined;
+  if (bad === 0) return total > 0 ? fields : undefined;
+  if (bad === total) return undefined;
+  const kept: Record<string, unknown> = {};
+  for (const key in fields) {
+    const value = fields[key];
+    if (typeof value !== 'number' || Number.isFinite(value)) kept[key] = value;
+  }
+  return kept;
 }
 
 /**
