@@ -44,31 +44,48 @@ export interface Metrics extends Required<PipelineObserver> {
 // Every label value of a bounded label, so each series exists (at 0) from the
 // start: rate() and alert rules then see data before the first event, and a
 // missing series always means "not exported", never "not happened yet".
-const REJECT_REASONS: readonly RejectReason[] = [
-  'not_json',
-  'missing_field',
-  'bad_timestamp',
-  'non_numeric',
-  'non_finite',
-  'too_large',
-  'unknown_channel',
-];
-const DROP_REASONS: readonly DropReason[] = ['late', 'duplicate', 'gap_restart', 'revoked'];
-const ALERT_STATES = ['firing', 'resolved'] as const;
-const TRAINING_OUTCOMES: readonly TrainingOutcome[] = ['success', 'failure', 'rejected'];
-const SINK_DROP_REASONS: readonly SinkDropReason[] = [
-  'queue_full',
-  'rejected',
-  'closed',
-  'shutdown',
-];
-const SINK_ERROR_KINDS: readonly SinkErrorKind[] = [
-  'unreachable',
-  'timeout',
-  'server',
-  'rejected',
-  'other',
-];
+// Written as records over the port's union types so that a value added to
+// a union fails to compile here until it is listed (and gets its zero series).
+const REJECT_REASONS = labelValues<RejectReason>({
+  not_json: true,
+  missing_field: true,
+  bad_timestamp: true,
+  non_numeric: true,
+  non_finite: true,
+  too_large: true,
+  unknown_channel: true,
+});
+const DROP_REASONS = labelValues<DropReason>({
+  late: true,
+  duplicate: true,
+  gap_restart: true,
+  revoked: true,
+  channel_change: true,
+  evicted: true,
+});
+const ALERT_STATES = labelValues<'firing' | 'resolved'>({ firing: true, resolved: true });
+const TRAINING_OUTCOMES = labelValues<TrainingOutcome>({
+  success: true,
+  failure: true,
+  rejected: true,
+});
+const SINK_DROP_REASONS = labelValues<SinkDropReason>({
+  queue_full: true,
+  rejected: true,
+  closed: true,
+  shutdown: true,
+});
+const SINK_ERROR_KINDS = labelValues<SinkErrorKind>({
+  unreachable: true,
+  timeout: true,
+  server: true,
+  rejected: true,
+  other: true,
+});
+
+function labelValues<T extends string>(all: Record<T, true>): readonly T[] {
+  return Object.keys(all) as T[];
+}
 
 const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 const SCORING_SECONDS_BUCKETS = [

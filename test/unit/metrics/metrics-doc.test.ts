@@ -45,6 +45,23 @@ describe('docs/metrics.md', () => {
     for (const [name, row] of code) assert.deepEqual(doc.get(name), row, name);
   });
 
+  it('names every value of the bounded labels (reasons, states, outcomes, kinds) in the row', async () => {
+    const text = fs.readFileSync(DOC, 'utf8').split('\n');
+    const metrics = createMetrics({ topSensors: 0, defaultMetrics: false });
+    for (const metric of await metrics.registry.getMetricsAsJSON()) {
+      const row = text.find((line) => new RegExp(`^\\|\\s*\`${metric.name}\``).test(line)) ?? '';
+      for (const value of metric.values) {
+        for (const [label, labelValue] of Object.entries(value.labels)) {
+          if (!['reason', 'state', 'outcome', 'kind'].includes(label)) continue;
+          assert.ok(
+            row.includes(`\`${labelValue}\``),
+            `${metric.name}: ${label}="${labelValue}" documented`,
+          );
+        }
+      }
+    }
+  });
+
   it('covers the default process metrics by their prefixes', async () => {
     const text = fs.readFileSync(DOC, 'utf8');
     const metrics = createMetrics({ topSensors: 0 });
