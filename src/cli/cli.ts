@@ -8,7 +8,9 @@ import { registerBench } from './commands/bench.ts';
 import { registerConfig } from './commands/config.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerEvaluate } from './commands/evaluate.ts';
+import { registerRun } from './commands/run.ts';
 import { registerScore } from './commands/score.ts';
+import { registerSimulate } from './commands/simulate.ts';
 import { registerTrain } from './commands/train.ts';
 
 /** What main.ts hands every command: the signal that asks it to stop. */
@@ -37,7 +39,9 @@ export function buildProgram(context: CliContext): Command {
   registerConfig(program, context);
   registerDoctor(program, context);
   registerEvaluate(program, context);
+  registerRun(program, context);
   registerScore(program, context);
+  registerSimulate(program, context);
   registerTrain(program, context);
   return program;
 }

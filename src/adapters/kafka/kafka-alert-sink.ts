@@ -1,0 +1,61 @@
+/**
+ * Alerts to the alert topic. Each event is one record keyed by sensor (so a
+ * sensor's events stay in order on one partition), valued with the event's
+ * JSON (schemas/alert.schema.json), and sent with `acks: -1`: `send` resolves
+ * only once every in-sync replica has it. The producer is idempotent, and the
+ * event id is deterministic (sensor + start time), so a replay after a crash
+ * produces records consumers can deduplicate on the `tsad-alert-id` header.
+ */
+import type { Kafka, Producer } from 'kafkajs';
+import type { AlertSink } from '../../stream/ports.ts';
+import { kafkaError } from './kafka-client.ts';
+
+export interface KafkaAlertEvent {
+  id: string;
+  sensor: string;
+  state: 'firing' | 'resolved';
+}
+
+export interface KafkaAlertSink<E extends KafkaAlertEvent> extends AlertSink<E> {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/** Creates the alert producer for `topic`; call connect() before sending. */
+export function createKafkaAlertSink<E extends KafkaAlertEvent>(
+  kafka: Kafka,
+  topic: string,
+): KafkaAlertSink<E> {
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  let closed = false;
+  return {
+    async connect() {
+      try {
+        await producer.connect();
+      } catch (error) {
+        throw kafkaError('cannot connect the alert producer', error);
+      }
+    },
+    async send(events) {
+      if (events.length === 0) return;
+      if (closed) throw kafkaError('alert producer closed', undefined);
+      try {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: events.map((event) => ({
+            key: event.sensor,
+            value: JSON.stringify(event),
+            headers: { 'tsad-alert-id': event.id, 'tsad-alert-state': event.state },
+          })),
+        });
+      } catch (error) {
+        throw kafkaError(`alert send to ${topic} failed`, error);
+      }
+    },
+    async disconnect() {
+      closed = true;
+      await producer.disconnect();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * The kafkajs client built from the `kafka` config section, with kafkajs'
+ * own log lines routed into tsad's logger, and the one place Kafka failures
+ * become TsadErrors (code TSAD_ERR_KAFKA, kafkajs' `retriable` kept).
+ */
+import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
+import type { Config } from '../../config/schema.ts';
+import { TsadError } from '../../errors.ts';
+
+/** The logger the Kafka adapters write to (a pino logger fits). */
+export interface KafkaLogger {
+  debug(object: object, message?: string): void;
+  info(object: object, message?: string): void;
+  warn(object: object, message?: string): void;
+  error(object: object, message?: string): void;
+}
+
+/** Creates the kafkajs client for the configured brokers. */
+export function createKafkaClient(config: Config, logger: KafkaLogger): Kafka {
+  const k = config.kafka;
+  const options: KafkaConfig = {
+    clientId: k.clientId,
+    brokers: [...k.brokers],
+    ssl: k.ssl,
+    connectionTimeout: k.connectionTimeoutMs,
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log }) => {
+        const { message, ...rest } = log;
+        const fields = { kafkajs: rest };
+        if (level <= logLevel.ERROR) logger.error(fields, `kafkajs: ${message}`);
+        else if (level === logLevel.WARN) logger.warn(fields, `kafkajs: ${message}`);
+        else logger.debug(fields, `kafkajs: ${message}`);
+      },
+  };
+  if (k.sasl.mechanism !== 'none') {
+    options.sasl = {
+      mechanism: k.sasl.mechanism,
+      username: k.sasl.username,
+      password: k.sasl.password,
+    } as SASLOptions;
+  }
+  return new Kafka(options);
+}
+
+/** Wraps a kafkajs failure as TSAD_ERR_KAFKA, keeping kafkajs' retriable flag. */
+export function kafkaError(message: string, cause: unknown): TsadError {
+  const retriable = (cause as { retriable?: unknown } | undefined)?.retriable;
+  const reason = cause instanceof Error ? `: ${cause.message}` : '';
+  return new TsadError('TSAD_ERR_KAFKA', `${message}${reason}`, {
+    cause,
+    ...(typeof retriable === 'boolean' ? { retriable } : {}),
+  });
+}

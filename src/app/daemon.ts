@@ -1,0 +1,422 @@
+/**
+ * The monitoring daemon's lifecycle: builds the pipeline from config and
+ * adapters, starts it, and stops it gracefully. `start()` and `stop()` are
+ * idempotent and concurrent calls share one promise (kafkajs'
+ * sharedPromiseTo). Teardown is a LIFO stack of named steps within
+ * `shutdown.timeoutMs`: stop consuming, drain the pipeline, commit offsets,
+ * close the consumer, the alert producer and the InfluxDB sink, and close the
+ * metrics server last.
+ *
+ * Without a model (`model.path` unset) the daemon cold-starts: it collects
+ * `model.warmupWindows` windows, pauses its input, trains the first model in
+ * a worker thread, then scores. Without brokers it runs embedded: the
+ * simulator is the input and alerts are printed on stdout.
+ */
+
+import { createInfluxSink, type InfluxSink } from '../adapters/influx/influx-sink.ts';
+import {
+  createKafkaAlertSink,
+  createKafkaClient,
+  createKafkaSource,
+} from '../adapters/kafka/index.ts';
+import { createMetrics, type Metrics } from '../adapters/metrics/create-metrics.ts';
+import { createMetricsServer, type MetricsServer } from '../adapters/metrics/metrics-server.ts';
+import { createStdoutAlertSink } from '../adapters/stdout/stdout-alerts.ts';
+import type { Config } from '../config/schema.ts';
+import type { AlertEvent } from '../detector/index.ts';
+import { createDetectorRegistry, type ThresholdOptions } from '../detector/index.ts';
+import type { SensorWindow, WindowScorer } from '../detector/types.ts';
+import { TsadError } from '../errors.ts';
+import { initBackend } from '../model/backend.ts';
+import { loadAutoencoder } from '../model/load-autoencoder.ts';
+import { trainInWorker } from '../model/train-in-worker.ts';
+import { createPipeline, type Pipeline, type PipelineStats } from '../stream/pipeline.ts';
+import type { AlertSink, DeadLetterSink, ScoredWindowSink } from '../stream/ports.ts';
+import { createEmbeddedSource, embeddedBacklog } from './embedded-source.ts';
+import type { Logger } from './logger.ts';
+import { createTeardown, type TeardownReport } from './teardown.ts';
+
+/** Where the daemon's messages come from (Kafka or the simulator). */
+export interface DaemonSource {
+  readonly kind: 'kafka' | 'simulator';
+  /** Starts feeding the pipeline; `gate` resolves when the daemon can take more input. */
+  start(pipeline: Pipeline, gate: () => Promise<void>): Promise<void>;
+  /** Settles when the source ends by itself (a finite simulation, a fatal consumer error). */
+  readonly ended: Promise<void>;
+  /** Stops fetching; messages already pushed stay in the pipeline. */
+  stopConsuming(): Promise<void>;
+  /** Commits what is acknowledged (Kafka offsets). */
+  commit(): Promise<void>;
+  close(): Promise<void>;
+  connected(): boolean | 'not_configured';
+  /** Dead-letter sink of the source (Kafka: the DLQ topic). */
+  deadLetters?: DeadLetterSink;
+}
+
+export interface DaemonDeps {
+  config: Config;
+  logger: Logger;
+  /** Where embedded-mode alert lines go. */
+  stdout: NodeJS.WritableStream;
+  /** Overrides the source chosen from config (tests). */
+  source?: DaemonSource;
+  /** A model to score with instead of `model.path` (tests). */
+  scorer?: WindowScorer;
+}
+
+export interface Daemon {
+  /** Resolves once the daemon is consuming. Idempotent. */
+  start(): Promise<void>;
+  /** Graceful stop within `shutdown.timeoutMs`. Idempotent; concurrent calls share one promise. */
+  stop(): Promise<TeardownReport>;
+  /** Settles when the input ends by itself or fails (so the command can stop). */
+  readonly ended: Promise<void>;
+  /** The metrics server's bound address, once started. */
+  metricsAddress(): { host: string; port: number } | undefined;
+  /** Version of the model in use, if any. */
+  modelVersion(): string | undefined;
+  stats(): Readonly<PipelineStats> | undefined;
+}
+
+/** Creates the daemon; nothing runs until start(). */
+export function createDaemon(deps: DaemonDeps): Daemon {
+  const { config, logger } = deps;
+  const teardown = createTeardown((name, outcome, detail) => {
+    if (outcome === 'done') logger.debug({ step: name }, 'shutdown step done');
+    else if (outcome === 'failed') logger.warn({ step: name, err: detail }, 'shutdown step failed');
+    else logger.error({ step: name }, 'shutdown step abandoned: out of time');
+  });
+  let starting: Promise<void> | undefined;
+  let stopping: Promise<TeardownReport> | undefined;
+  let metricsServer: MetricsServer | undefined;
+  let pipeline: Pipeline | undefined;
+  let scorer: WindowScorer | undefined = deps.scorer;
+  let resolveEnded: () => void = () => {};
+  let rejectEnded: (error: unknown) => void = () => {};
+  const ended = new Promise<void>((resolve, reject) => {
+    resolveEnded = resolve;
+    rejectEnded = reject;
+  });
+  // Keeps an unobserved failure from crashing the process; callers read `ended`.
+  ended.catch(() => {});
+
+  const startAll = async () => {
+    const embedded = config.kafka.brokers.length === 0 && deps.source === undefined;
+    const metrics: Metrics = createMetrics({ topSensors: config.metrics.topSensors });
+    const kafka = embedded ? undefined : createKafkaClient(config, logger);
+    const source: DaemonSource =
+      deps.source ??
+      (kafka
+        ? createKafkaSource({ config, kafka, logger, observer: metrics })
+        : createEmbeddedSource({
+            simulator: config.simulator,
+            backlogPerSensor: embeddedBacklog(config),
+          }));
+
+    if (config.metrics.enabled) {
+      metricsServer = createMetricsServer({
+        host: config.metrics.host,
+        port: config.metrics.port,
+        registry: metrics.registry,
+        health: () => ({ kafkaConnected: source.connected(), modelLoaded: scorer !== undefined }),
+      });
+      const address = await metricsServer.start();
+      teardown.push('close metrics server', () => metricsServer?.stop());
+      logger.info({ url: `http://${address.host}:${address.port}/metrics` }, 'metrics served');
+    }
+    if (embedded) announceEmbedded(logger, config);
+
+    await initBackend({
+      prefer: config.model.backend,
+      warn: (message) => logger.warn({ backend: config.model.backend }, message),
+    });
+    if (scorer === undefined && config.model.path !== undefined) {
+      scorer = await loadAutoencoder(config.model.path, { windowSize: config.window.size });
+      logger.info({ model: scorer.version, channels: scorer.channels }, 'model loaded');
+    }
+    if (scorer) metrics.modelLoaded(scorer.version, Date.now());
+
+    const detector = createDetectorRegistry(
+      { threshold: thresholdOptions(config), alert: alertPolicy(config) },
+      { maxSensors: 1_000_000 },
+    );
+
+    const alertSinks: AlertSink<AlertEvent>[] = [];
+    if (kafka) {
+      const kafkaAlerts = createKafkaAlertSink<AlertEvent>(kafka, config.kafka.alertTopic);
+      await kafkaAlerts.connect();
+      teardown.push('disconnect alert producer', () => kafkaAlerts.disconnect());
+      alertSinks.push(kafkaAlerts);
+    }
+    if (embedded || config.alerts.stdout) alertSinks.push(createStdoutAlertSink(deps.stdout));
+    const deadLetters: DeadLetterSink = source.deadLetters ?? {
+      async send(message, reason, detail) {
+        logger.warn({ reason, detail, offset: message.offset }, 'message rejected');
+      },
+    };
+
+    const scoredSinks: ScoredWindowSink[] = [];
+    let influx: InfluxSink | undefined;
+    if (config.influx.url !== undefined) {
+      influx = createInfluxSink(
+        {
+          url: config.influx.url,
+          database: config.influx.database,
+          retentionPolicy: config.influx.retentionPolicy,
+          retentionDuration: config.influx.retentionDuration,
+          username: config.influx.username,
+          password: config.influx.password,
+          batchSize: config.influx.batchSize,
+          flushIntervalMs: config.influx.flushIntervalMs,
+          maxQueue: config.influx.maxQueue,
+          writeRawReadings: config.influx.writeRawReadings,
+        },
+        { observer: metrics.influx, logger },
+      );
+      await influx.start();
+      teardown.push('flush InfluxDB sink', () => influx?.close());
+      const sink = influx;
+      scoredSinks.push({ write: (w) => void sink.writeWindow(w) });
+      alertSinks.push({
+        async send(events) {
+          for (const event of events) sink.writeAlert(event);
+        },
+      });
+    }
+
+    const coldStart = createColdStart({
+      config,
+      logger,
+      onModel: (model) => {
+        scorer = model;
+        metrics.modelLoaded(model.version, Date.now());
+      },
+      onTraining: (outcome, seconds) => metrics.trainingRun(outcome, seconds),
+    });
+
+    const alerts: AlertSink<AlertEvent> = {
+      async send(events) {
+        // The durable sink (Kafka) first: a line on stdout must not claim an
+        // alert that was never delivered.
+        for (const sink of alertSinks) await sink.send(events);
+      },
+    };
+    pipeline = createPipeline<AlertEvent>({
+      options: {
+        decode: {
+          sensorField: config.input.fields.sensor,
+          tsField: config.input.fields.timestamp,
+          valueField: config.input.fields.value,
+          valuesField: config.input.fields.values,
+          maxMessageBytes: config.kafka.maxMessageBytes,
+        },
+        window: {
+          size: config.window.size,
+          stride: config.window.stride,
+          maxLatenessMs: config.input.maxLatenessMs,
+          maxGapMs:
+            config.input.gapPolicy === 'bridge' ? Number.POSITIVE_INFINITY : config.input.maxGapMs,
+        },
+        maxBatchSize: config.batching.maxBatchSize,
+        maxDelayMs: config.batching.maxDelayMs,
+        highWaterMark: config.batching.highWaterMark,
+        staleAfterMs: Math.max(100, Math.min(config.input.maxLatenessMs, 5_000)),
+      },
+      scorer: () => scorer,
+      detector,
+      alerts,
+      deadLetters,
+      scoredWindows: scoredSinks,
+      observer: metrics,
+      logger,
+      onUnscored: (window) => coldStart.offer(window),
+    });
+    const activePipeline = pipeline;
+    teardown.push('close pipeline', () => activePipeline.close());
+    teardown.push('close input', () => source.close());
+    teardown.push('commit offsets', () => source.commit());
+    teardown.push('drain pipeline', () => activePipeline.drain());
+    teardown.push('stop consuming', () => source.stopConsuming());
+    teardown.push('stop cold-start training', () => coldStart.stop());
+
+    await source.start(activePipeline, () => coldStart.gate());
+    source.ended.then(
+      () => resolveEnded(),
+      (error: unknown) => rejectEnded(error),
+    );
+    logger.info(
+      {
+        source: source.kind,
+        model: scorer?.version ?? null,
+        window: config.window.size,
+        stride: config.window.stride,
+      },
+      scorer
+        ? 'daemon started'
+        : `daemon started; cold start: collecting ${config.model.warmupWindows} windows`,
+    );
+  };
+
+  return {
+    start() {
+      if (stopping)
+        return Promise.reject(new TsadError('TSAD_ERR_INTERNAL', 'daemon already stopped'));
+      starting ??= startAll();
+      return starting;
+    },
+    stop() {
+      stopping ??= (async () => {
+        await starting?.catch(() => {});
+        const budget = config.shutdown.timeoutMs;
+        const timer = setTimeout(() => pipeline?.abort(), Math.max(0, budget - 500));
+        const report = await teardown.run(budget);
+        clearTimeout(timer);
+        logger.info(
+          {
+            elapsedMs: report.elapsedMs,
+            abandoned: report.abandoned,
+            failed: report.failed,
+            stats: pipeline?.stats(),
+          },
+          report.abandoned.length === 0 ? 'daemon stopped' : 'daemon stopped with steps abandoned',
+        );
+        resolveEnded();
+        return report;
+      })();
+      return stopping;
+    },
+    ended,
+    metricsAddress: () => metricsServer?.address(),
+    modelVersion: () => scorer?.version,
+    stats: () => pipeline?.stats(),
+  };
+}
+
+/** The first log lines of the embedded mode: what it is doing and how to point it at Kafka. */
+function announceEmbedded(logger: Logger, config: Config): void {
+  logger.info(
+    {
+      sensors: config.simulator.sensors,
+      channels: config.simulator.channels,
+      rate: config.simulator.ratePerSecond,
+    },
+    'embedded mode: no Kafka brokers configured, reading the built-in simulator; alerts are printed on stdout',
+  );
+  logger.info(
+    'to monitor Kafka instead: tsad run --brokers host:9092 --topic <readings> --alert-topic <alerts> ' +
+      '(or set KAFKA_BROKERS / kafka.brokers in a --config file; see docs/operations.md)',
+  );
+}
+
+/** The threshold options of the configured method. */
+export function thresholdOptions(config: Config): ThresholdOptions {
+  const t = config.threshold;
+  switch (t.method) {
+    case 'spot':
+      return { method: 'spot', ...t.spot };
+    case 'dspot':
+      return { method: 'dspot', ...t.dspot };
+    case 'rolling':
+      return { method: 'rolling', ...t.rolling };
+    case 'telemanom':
+      return { method: 'telemanom', ...t.telemanom };
+  }
+}
+
+function alertPolicy(config: Config) {
+  const a = config.alerts;
+  return {
+    confirmK: a.confirmK,
+    confirmN: a.confirmN,
+    resolveAfter: a.resolveAfter,
+    hysteresis: a.hysteresis,
+    minFiringMs: a.minFiringMs,
+    cooldownMs: a.cooldownMs,
+  };
+}
+
+interface ColdStartDeps {
+  config: Config;
+  logger: Logger;
+  onModel(model: WindowScorer): void;
+  onTraining(outcome: 'success' | 'failure', seconds: number): void;
+}
+
+/**
+ * Collects windows while no model exists and trains the first one in a
+ * worker thread. The gate holds the input while training runs, so the
+ * windows after the warm-up are scored rather than passed by unscored.
+ * A failed training is logged and retried on a fresh set of windows.
+ */
+function createColdStart(deps: ColdStartDeps) {
+  const { config, logger } = deps;
+  const wanted = config.model.warmupWindows;
+  let windows: SensorWindow[] = [];
+  let training: Promise<void> | undefined;
+  const abort = new AbortController();
+
+  const train = async () => {
+    const started = performance.now();
+    // One model scores one channel set: train on the most common one.
+    const bySet = new Map<string, SensorWindow[]>();
+    for (const w of windows) {
+      const key = w.channels.join('\u0000');
+      bySet.set(key, [...(bySet.get(key) ?? []), w]);
+    }
+    const chosen = [...bySet.values()].sort((a, b) => b.length - a.length)[0] ?? [];
+    windows = [];
+    logger.info(
+      { windows: chosen.length, channels: chosen[0]?.channels, epochs: config.model.maxEpochs },
+      'cold start: training the first model in a worker thread',
+    );
+    try {
+      const model = await trainInWorker(
+        chosen,
+        {
+          windowSize: config.window.size,
+          hiddenUnits: [...config.model.hiddenUnits],
+          codeSize: config.model.codeSize,
+          dropout: config.model.dropout,
+          learningRate: config.model.learningRate,
+          batchSize: config.model.batchSize,
+          maxEpochs: config.model.maxEpochs,
+          patience: config.model.patience,
+          validationFraction: config.model.validationFraction,
+          seed: config.model.seed,
+        },
+        { channels: chosen[0]?.channels ?? [], signal: abort.signal },
+      );
+      const seconds = (performance.now() - started) / 1000;
+      deps.onTraining('success', seconds);
+      logger.info(
+        { model: model.version, seconds: Number(seconds.toFixed(1)) },
+        'cold start: model trained; scoring',
+      );
+      deps.onModel(model);
+    } catch (error) {
+      deps.onTraining('failure', (performance.now() - started) / 1000);
+      if (abort.signal.aborted) return;
+      logger.error({ err: error }, 'cold start: training failed; collecting windows again');
+    }
+  };
+
+  return {
+    offer(window: SensorWindow) {
+      if (training || windows.length >= wanted) return;
+      windows.push(window);
+      if (windows.length >= wanted) {
+        training = train().finally(() => {
+          training = undefined;
+        });
+      }
+    },
+    /** Resolves at once unless training is running. */
+    gate(): Promise<void> {
+      return training ?? Promise.resolve();
+    },
+    async stop() {
+      abort.abort(new Error('daemon stopping'));
+      await training;
+    },
+  };
+}
