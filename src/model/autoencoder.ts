@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { SensorWindow, WindowScore, WindowScorer } from '../detector/types.ts';
 import { TsadError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
+import { compileFusedForward, type ForwardFunction } from './fused-lstm-forward.ts';
 import type { ModelMetadata } from './metadata.ts';
 import { denormaliseInPlace, type Normalisation, normaliseInto } from './normalisation.ts';
 import { type NetworkFiles, serialiseNetwork, writeModelDirectory } from './persistence.ts';
@@ -31,6 +32,8 @@ export class Autoencoder implements WindowScorer {
   /** Metadata without file checksums (those are computed when saving). */
   readonly metadata: Readonly<Omit<ModelMetadata, 'files'>>;
   readonly #network: tf.LayersModel;
+  /** The network as one time-major function (fused LSTMs on the native backend), else null. */
+  readonly #forward: ForwardFunction | null;
   readonly #chunk: number;
   #disposed = false;
 
@@ -41,6 +44,7 @@ export class Autoencoder implements WindowScorer {
     chunk = DEFAULT_SCORE_CHUNK,
   ) {
     this.#network = network;
+    this.#forward = compileFusedForward(network);
     this.metadata = metadata;
     this.version = metadata.version;
     this.config = metadata.config;
@@ -121,7 +125,7 @@ export class Autoencoder implements WindowScorer {
     });
     const outputs = tf.tidy(() => {
       const x = tf.tensor3d(input, [n, steps, c]);
-      const y = this.#network.predict(x, { batchSize: n }) as tf.Tensor3D;
+      const y = this.#forward?.(x) ?? (this.#network.predict(x, { batchSize: n }) as tf.Tensor3D);
       const squared = tf.squaredDifference(y, x);
       const kept = [squared.mean([1, 2]), squared.mean(1), squared.mean(2)];
       if (withReconstruction) kept.push(y);

@@ -18,7 +18,11 @@ import { FusedLstm } from './fused-lstm.ts';
 import { isNativeBackend } from './native-ops.ts';
 
 /** `[batch, time, channels]` in, reconstruction of the same shape out. */
-export type ForwardFunction = (x: tf.Tensor3D, options?: { training?: boolean }) => tf.Tensor3D;
+export interface ForwardFunction {
+  (x: tf.Tensor3D, options?: { training?: boolean }): tf.Tensor3D;
+  /** The network's trainable variables: what training through this function updates. */
+  readonly variables: tf.Variable[];
+}
 
 type Step = (state: State, training: boolean) => State;
 
@@ -53,7 +57,7 @@ export function compileFusedForward(network: tf.LayersModel): ForwardFunction | 
     if (step !== 'skip') steps.push(step);
   }
   if (!isChain(network)) return null;
-  return (x, options = {}) =>
+  const forward = (x: tf.Tensor3D, options: { training?: boolean } = {}): tf.Tensor3D =>
     tf.tidy(() => {
       const training = options.training === true;
       let state: State = { tensor: tf.transpose(x, [1, 0, 2]), timeMajor: true };
@@ -63,6 +67,8 @@ export function compileFusedForward(network: tf.LayersModel): ForwardFunction | 
       }
       return tf.transpose(state.tensor, [1, 0, 2]) as tf.Tensor3D;
     });
+  const variables = network.trainableWeights.map((w) => w.read() as tf.Variable);
+  return Object.assign(forward, { variables });
 }
 
 /** True when every layer feeds only the next one (no branches or merges). */
@@ -137,4 +143,63 @@ function denseStep(layer: tf.layers.Layer): Step | null {
       timeMajor: state.timeMajor,
     };
   };
+}
+
+/**
+ * One epoch of minibatch training through `forward` (mean squared
+ * reconstruction error, the windows are their own targets), in the order of
+ * `x`. Resolves to the epoch loss as `fit` reports it: the batch losses
+ * weighted by batch size. The losses are read once at the end, so the epoch
+ * never waits on the device between batches.
+ */
+export async function fitEpoch(
+  forward: ForwardFunction,
+  optimizer: tf.Optimizer,
+  x: tf.Tensor3D,
+  batchSize: number,
+): Promise<number> {
+  const n = x.shape[0];
+  const losses: tf.Scalar[] = [];
+  try {
+    for (let start = 0; start < n; start += batchSize) {
+      const size = Math.min(batchSize, n - start);
+      const loss = tf.tidy(() => {
+        const batch = tf.slice(x, [start, 0, 0], [size, -1, -1]) as tf.Tensor3D;
+        const value = optimizer.minimize(
+          () =>
+            tf.mean(tf.squaredDifference(forward(batch, { training: true }), batch)) as tf.Scalar,
+          true,
+          forward.variables,
+        ) as tf.Scalar;
+        return tf.mul(value, size) as tf.Scalar;
+      });
+      losses.push(loss);
+    }
+    const total = tf.tidy(() => tf.addN(losses));
+    const sum = (await total.data())[0] as number;
+    total.dispose();
+    return sum / n;
+  } finally {
+    tf.dispose(losses);
+  }
+}
+
+/** Mean squared reconstruction error of `x` through `forward`, in chunks of `chunk` windows. */
+export async function reconstructionLoss(
+  forward: ForwardFunction,
+  x: tf.Tensor3D,
+  chunk = 4096,
+): Promise<number> {
+  const n = x.shape[0];
+  let sum = 0;
+  for (let start = 0; start < n; start += chunk) {
+    const size = Math.min(chunk, n - start);
+    const part = tf.tidy(() => {
+      const batch = tf.slice(x, [start, 0, 0], [size, -1, -1]) as tf.Tensor3D;
+      return tf.mul(tf.mean(tf.squaredDifference(forward(batch), batch)), size);
+    });
+    sum += (await part.data())[0] as number;
+    part.dispose();
+  }
+  return sum / n;
 }

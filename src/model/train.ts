@@ -10,6 +10,7 @@ import { TsadError } from '../errors.ts';
 import { buildAutoencoderNetwork } from './architecture.ts';
 import { Autoencoder } from './autoencoder.ts';
 import { type ModelConfig, resolveModelConfig } from './config.ts';
+import { compileFusedForward, fitEpoch, reconstructionLoss } from './fused-lstm-forward.ts';
 import { type EpochLoss, MODEL_FORMAT_VERSION, type ModelMetadata } from './metadata.ts';
 import { fitNormalisation, normaliseInto } from './normalisation.ts';
 import { serialiseNetwork, sha256 } from './persistence.ts';
@@ -69,6 +70,8 @@ export async function trainAutoencoder(
   const network = buildAutoencoderNetwork(cfg, c);
   const optimizer = tf.train.adam(cfg.learningRate);
   network.compile({ optimizer, loss: 'meanSquaredError' });
+  // Null unless the backend is native and every LSTM is the fused one.
+  const forward = compileFusedForward(network);
   const xTrain = pack(0, nTrain);
   const xVal = nVal > 0 ? pack(nTrain, data.length) : undefined;
   const random = mulberry32(cfg.seed);
@@ -81,20 +84,29 @@ export async function trainAutoencoder(
       const order = tf.tensor1d(permutation(nTrain, random), 'int32');
       const shuffled = tf.gather(xTrain, order);
       order.dispose();
-      let fitted: tf.History;
+      let loss: number;
+      let valLoss: number | null;
       try {
-        fitted = await network.fit(shuffled, shuffled, {
-          epochs: 1,
-          batchSize: cfg.batchSize,
-          shuffle: false,
-          verbose: 0,
-          ...(xVal === undefined ? {} : { validationData: [xVal, xVal] as [tf.Tensor, tf.Tensor] }),
-        });
+        if (forward !== null) {
+          // The fused path: same loss and optimizer as fit, without its per-batch overhead.
+          loss = await fitEpoch(forward, optimizer, shuffled as tf.Tensor3D, cfg.batchSize);
+          valLoss = xVal === undefined ? null : await reconstructionLoss(forward, xVal);
+        } else {
+          const fitted = await network.fit(shuffled, shuffled, {
+            epochs: 1,
+            batchSize: cfg.batchSize,
+            shuffle: false,
+            verbose: 0,
+            ...(xVal === undefined
+              ? {}
+              : { validationData: [xVal, xVal] as [tf.Tensor, tf.Tensor] }),
+          });
+          loss = Number(fitted.history['loss']?.[0]);
+          valLoss = xVal === undefined ? null : Number(fitted.history['val_loss']?.[0]);
+        }
       } finally {
         shuffled.dispose();
       }
-      const loss = Number(fitted.history['loss']?.[0]);
-      const valLoss = xVal === undefined ? null : Number(fitted.history['val_loss']?.[0]);
       if (!Number.isFinite(loss) || (valLoss !== null && !Number.isFinite(valLoss))) {
         throw new TsadError(
           'TSAD_ERR_MODEL_TRAINING_FAILED',
