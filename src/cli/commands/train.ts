@@ -3,15 +3,17 @@
  * directory, showing progress (a bar on a terminal, one line per epoch
  * otherwise, so logs stay readable).
  */
-import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { TsadError } from '../../errors.ts';
+import type { Autoencoder } from '../../model/autoencoder.ts';
 import { initBackend } from '../../model/backend.ts';
 import { defaultModelConfig, type ModelConfig } from '../../model/config.ts';
 import { type TrainingProgress, trainAutoencoder } from '../../model/train.ts';
+import { trainInWorker } from '../../model/train-in-worker.ts';
 import { windowsFromSeries } from '../../model/windows.ts';
 import type { CliContext } from '../cli.ts';
 import { readCsvSeries } from '../csv-series.ts';
+import { createProgress } from '../progress.ts';
 
 interface TrainOptions {
   input: string;
@@ -28,6 +30,7 @@ interface TrainOptions {
   dropout?: number;
   validationFraction?: number;
   stride: number;
+  worker: boolean;
 }
 
 /** Adds `tsad train` to the program. */
@@ -74,6 +77,7 @@ export function registerTrain(program: Command, context: CliContext): void {
       positiveInt,
       1,
     )
+    .option('--worker', 'train in a worker thread, as the daemon retrains', false)
     .action(async (options: TrainOptions) => {
       const series = await readCsvSeries(options.input, options.columns);
       const rows = series.timestamps.length;
@@ -106,18 +110,27 @@ export function registerTrain(program: Command, context: CliContext): void {
         `training on ${windows.length} windows of ${options.window} steps × ${series.channels.length} ` +
           `channel(s) [${series.channels.join(', ')}]\n`,
       );
-      const progress = createProgressReporter(context.stderr, config.maxEpochs ?? d.maxEpochs);
-      let model: Awaited<ReturnType<typeof trainAutoencoder>>;
-      try {
-        model = await trainAutoencoder(windows, config, {
-          channels: series.channels,
-          onProgress: progress.update,
-          signal: context.shutdownSignal,
+      const progress = createProgress({
+        label: 'training',
+        total: config.maxEpochs ?? d.maxEpochs,
+        stream: context.stderr,
+        intervalMs: 0,
+      });
+      const onProgress = (p: TrainingProgress): void =>
+        progress.update(p.epoch, {
+          loss: p.loss,
+          ...(p.valLoss === null ? {} : { val: p.valLoss }),
         });
+      const train = { channels: series.channels, onProgress, signal: context.shutdownSignal };
+      let model: Autoencoder;
+      try {
+        model = options.worker
+          ? await trainInWorker(windows, config, { ...train, outDir: options.out })
+          : await trainAutoencoder(windows, config, train);
       } finally {
         progress.stop();
       }
-      await model.save(options.out);
+      if (!options.worker) await model.save(options.out);
       const t = model.metadata.training;
       context.stdout.write(
         `model ${model.version} written to ${options.out}: ${t.epochsRun} epochs` +
@@ -126,33 +139,6 @@ export function registerTrain(program: Command, context: CliContext): void {
       );
       model.dispose();
     });
-}
-
-function createProgressReporter(
-  stream: NodeJS.WritableStream,
-  maxEpochs: number,
-): { update: (p: TrainingProgress) => void; stop: () => void } {
-  const format = (p: TrainingProgress): string =>
-    `loss ${p.loss.toPrecision(4)}` +
-    (p.valLoss === null ? '' : ` val ${p.valLoss.toPrecision(4)}`);
-  if ((stream as { isTTY?: boolean }).isTTY === true) {
-    const bar = new cliProgress.SingleBar(
-      {
-        format: 'training |{bar}| epoch {value}/{total} {losses} {duration}s',
-        stream: stream as NodeJS.WriteStream,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    bar.start(maxEpochs, 0, { losses: '' });
-    return { update: (p) => bar.update(p.epoch, { losses: format(p) }), stop: () => bar.stop() };
-  }
-  return {
-    update: (p) =>
-      stream.write(
-        `epoch ${p.epoch}/${p.maxEpochs} ${format(p)} (${(p.elapsedMs / 1000).toFixed(1)} s)\n`,
-      ),
-    stop: () => {},
-  };
 }
 
 function defined<K extends keyof ModelConfig>(

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { runCli } from '../../../src/cli/cli.ts';
 import { periodicSeries } from '../model/fixtures.ts';
 
@@ -83,7 +86,7 @@ describe('tsad train and tsad score', () => {
       r.stderr,
       /training on 109 windows of 12 steps × 2 channel\(s\) \[temp, pressure\]/,
     );
-    assert.match(r.stderr, /epoch 3\/3 loss [\d.e-]+ val [\d.e-]+/);
+    assert.match(r.stderr, /training: 3\/3 \(100%\) loss=[\d.e-]+ val=[\d.e-]+/);
     assert.match(r.stdout, /^model \d{8}T\d{6}Z-[0-9a-f]{8} written to /);
     const metadata = JSON.parse(await fs.readFile(path.join(model, 'metadata.json'), 'utf8'));
     assert.deepEqual(metadata.channels, ['temp', 'pressure']);
@@ -124,6 +127,31 @@ describe('tsad train and tsad score', () => {
     assert.equal(lines[20], `1700000019000,${lines[20]!.split(',')[1]}`);
     assert.notEqual(lines[20]!.split(',')[1], '');
   });
+});
+
+test('the tsad executable trains in a worker thread with --worker', async () => {
+  const bin = fileURLToPath(new URL('../../../bin/tsad.mjs', import.meta.url));
+  const out = path.join(dir, 'worker-model');
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, [
+    bin,
+    'train',
+    '--input',
+    csv,
+    '--window',
+    String(W),
+    '--out',
+    out,
+    '--epochs',
+    '2',
+    '--hidden',
+    '8',
+    '--worker',
+  ]);
+  assert.match(stderr, /training: 2\/2 \(100%\) loss=/);
+  const version = /^model (\S+) written to /.exec(stdout)?.[1];
+  const metadata = JSON.parse(await fs.readFile(path.join(out, 'metadata.json'), 'utf8'));
+  assert.equal(metadata.version, version);
+  assert.equal(metadata.lossHistory.length, 2);
 });
 
 describe('tsad train and tsad score refuse bad input with a clear message', () => {
