@@ -338,13 +338,15 @@ const simulator = z
       ),
     ratePerSecond: z
       .number()
-      .gt(0)
+      .min(0)
       .default(100)
-      .describe('Readings per second over all sensors (embedded mode paces at this rate).'),
+      .describe(
+        'Readings per second over all sensors (the embedded mode paces at this rate; 0 = as fast as possible).',
+      ),
     intervalMs: int(1)
       .optional()
       .describe(
-        'Time between two readings of one sensor in their timestamps. Unset = real time: sensors / ratePerSecond seconds.',
+        'Time between two readings of one sensor in their timestamps. Unset = real time: sensors / ratePerSecond seconds (1000 ms at rate 0).',
       ),
     anomalyEvery: int(10)
       .default(750)

@@ -79,6 +79,15 @@ export function simulatorOptionsFromConfig(
   };
 }
 
+/**
+ * The per-sensor interval that makes timestamps follow the wall clock when
+ * `sensors` share `ratePerSecond` readings per second (1000 ms when unpaced).
+ */
+export function realTimeIntervalMs(sensors: number, ratePerSecond: number): number {
+  if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) return 1000;
+  return Math.max(1, Math.round((sensors * 1000) / ratePerSecond));
+}
+
 /** The embedded mode's source: an endless simulator from config, paced at its rate. */
 export interface SimulatorSource {
   simulator: Simulator;
