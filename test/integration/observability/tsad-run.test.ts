@@ -58,6 +58,20 @@ function sample(text: string, series: string): number {
   return match ? Number(match[1]) : Number.NaN;
 }
 
+/**
+ * The test process's environment without what would point the daemon at the
+ * run's shared servers (scripts/run-tests.mjs sets KAFKA_BROKERS etc., which
+ * tsad's config reads): this test wants the embedded mode and its own InfluxDB.
+ */
+function embeddedEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(TSAD_|KAFKA_|INFLUX_|PROMETHEUS_)/.test(key)) continue;
+    env[key] = value;
+  }
+  return env;
+}
+
 function testConfig(target: string): { configYaml: string; ruleFiles: Record<string, string> } {
   const config = YAML.parse(fs.readFileSync(PROMETHEUS_YML, 'utf8')) as {
     global: Record<string, unknown>;
@@ -113,7 +127,7 @@ describe('tsad run (embedded) with real Prometheus and InfluxDB', () => {
           .concat(['simulator.anomalyEvery=150', 'log.level=info'])
           .flatMap((setting) => ['--set', setting]),
       ],
-      { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] },
+      { cwd: REPO, env: embeddedEnv(), stdio: ['ignore', 'ignore', 'pipe'] },
     );
     daemon.stderr?.on('data', (chunk) => {
       log += String(chunk);
