@@ -62,6 +62,8 @@ export interface DaemonDeps {
   source?: DaemonSource;
   /** A model to score with instead of `model.path` (tests). */
   scorer?: WindowScorer;
+  /** Sinks that also receive every scored window (tests, embedding applications). */
+  scoredWindows?: readonly ScoredWindowSink[];
 }
 
 export interface Daemon {
@@ -155,7 +157,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       },
     };
 
-    const scoredSinks: ScoredWindowSink[] = [];
+    const scoredSinks: ScoredWindowSink[] = [...(deps.scoredWindows ?? [])];
     let influx: InfluxSink | undefined;
     if (config.influx.url !== undefined) {
       influx = createInfluxSink(

@@ -45,6 +45,9 @@ export const DLQ_HEADERS = {
   offset: 'tsad-source-offset',
 } as const;
 
+/** How often acknowledged offsets are committed besides after each batch. */
+const COMMIT_INTERVAL_MS = 1_000;
+
 export interface KafkaSourceOptions {
   config: Config;
   kafka: Kafka;
@@ -107,6 +110,9 @@ export function createKafkaSource(options: KafkaSourceOptions) {
   });
   ended.catch(() => {});
   let committing: Promise<void> = Promise.resolve();
+  // Readings released by the pipeline's stale timer after a partition's last
+  // batch are acked with no batch left to commit them: a timer commits those.
+  let commitTimer: NodeJS.Timeout | undefined;
 
   const key = (partition: number) => `${topic}:${partition}`;
   const trackerOf = (partition: number) => {
@@ -252,6 +258,8 @@ export function createKafkaSource(options: KafkaSourceOptions) {
           connected = false;
         });
         await consumer.subscribe({ topics: [topic], fromBeginning: config.kafka.fromBeginning });
+        commitTimer = setInterval(() => void commit(), COMMIT_INTERVAL_MS);
+        commitTimer.unref();
         await consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
@@ -265,6 +273,7 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     /** Stops fetching without leaving the group, so offsets can still be committed. */
     async stopConsuming() {
       stopping = true;
+      clearInterval(commitTimer);
       if (connected && !paused) {
         paused = true;
         consumer.pause([{ topic }]);
@@ -273,6 +282,7 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     commit,
     async close() {
       stopping = true;
+      clearInterval(commitTimer);
       await committing;
       await consumer
         .disconnect()
