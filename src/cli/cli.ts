@@ -12,6 +12,7 @@ import { registerRun } from './commands/run.ts';
 import { registerScore } from './commands/score.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerTrain } from './commands/train.ts';
+import { helpWithDefaults } from './help.ts';
 
 /** What main.ts hands every command: the signal that asks it to stop. */
 export interface CliContext {
@@ -30,6 +31,7 @@ export function buildProgram(context: CliContext): Command {
   const program = new Command('tsad')
     .description('Streaming time-series anomaly detector (LSTM autoencoder on Kafka streams)')
     .showHelpAfterError()
+    .configureHelp(helpWithDefaults)
     .exitOverride()
     .configureOutput({
       writeOut: (text) => context.stdout.write(text),

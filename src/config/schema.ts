@@ -328,7 +328,9 @@ const prometheus = z
 
 const simulator = z
   .strictObject({
-    sensors: int(1).default(4).describe('Simulated sensors (`sensor-1` ...).'),
+    sensors: int(1)
+      .default(4)
+      .describe('Simulated sensors (named pump-1, compressor-2, turbine-3, ...).'),
     channels: z
       .array(nonEmpty())
       .min(1)
