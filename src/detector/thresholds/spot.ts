@@ -16,7 +16,7 @@
  */
 
 import { calibrateLinear, calibrateRatio } from './calibration.ts';
-import { fitGpd, fitTruncatedGpd, type GpdFit, gpdLogTail, gpdQuantile } from './gpd.ts';
+import { fitTail, type GpdFit, gpdLogTail, gpdQuantile } from './gpd.ts';
 import type { AdaptiveThreshold, DspotConfig, SpotConfig, ThresholdVerdict } from './threshold.ts';
 
 /** The empirical quantile of sorted values, linear interpolation (type 7). */
@@ -104,10 +104,7 @@ class SpotCore {
 
   private refit(): void {
     this.peaksSinceFit = 0;
-    const plain = fitGpd(this.peaks, this.peakCount);
-    this.fit = plain
-      ? fitTruncatedGpd(this.peaks, this.limits, this.peakCount, plain)
-      : this.fallbackFit();
+    this.fit = fitTail(this.peaks, this.limits, this.peakCount, this.fit) ?? this.fallbackFit();
     this.updateZ();
   }
 
@@ -120,10 +117,10 @@ class SpotCore {
     this.n++;
     if (value > this.t) {
       this.pushPeak(value - this.t, this.z - this.t);
-      // One new peak among hundreds barely moves the fit: refit once 2% of the
-      // peaks are new (every peak while there are fewer than 50), which keeps the
-      // cost per score low; z itself follows n and N_t at every score.
-      if (++this.peaksSinceFit >= Math.ceil(this.peakCount / 50)) this.refit();
+      // One new peak among hundreds barely moves the fit: refit once 5% of the
+      // peaks are new (every peak while there are fewer than 20). A fit of 500
+      // peaks costs milliseconds; z itself follows n and N_t at every score.
+      if (++this.peaksSinceFit >= Math.ceil(this.peakCount / 20)) this.refit();
       else this.updateZ();
     } else {
       this.updateZ();
