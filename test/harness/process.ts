@@ -60,6 +60,10 @@ export function launch(options: LaunchOptions): ServerProcess {
   });
   if (options.detached) child.unref();
   const pid = child.pid ?? -1;
+  if (!options.detached && pid > 0) {
+    const watchdog = watchParent(pid);
+    void exited.then(() => watchdog.kill('SIGKILL'));
+  }
   return {
     name: options.name,
     pid,
@@ -80,6 +84,19 @@ export function launch(options: LaunchOptions): ServerProcess {
       }
     },
   };
+}
+
+/**
+ * A tiny detached shell that stops `pid` if this Node process dies without
+ * stopping it (SIGKILL, a crash): a test run killed hard must not leave a
+ * Kafka JVM burning the shared machine's two cores. It polls every 2 s and is
+ * killed itself when the server exits normally.
+ */
+function watchParent(pid: number): ChildProcess {
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; kill -TERM ${pid} 2>/dev/null; sleep 10; kill -KILL ${pid} 2>/dev/null`;
+  const watchdog = spawn('sh', ['-c', script], { stdio: 'ignore', detached: true });
+  watchdog.unref();
+  return watchdog;
 }
 
 /**
