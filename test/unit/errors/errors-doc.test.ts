@@ -6,7 +6,7 @@ import { ERROR_CODES, isTsadError, TsadError } from '../../../src/errors.ts';
 function documentedCodes(): Map<string, string> {
   const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
   const rows = new Map<string, string>();
-  for (const match of doc.matchAll(/^\| (TSAD_ERR_[A-Z_]+) \| (yes|no) \|/gm)) {
+  for (const match of doc.matchAll(/^\|\s*(TSAD_ERR_[A-Z_]+)\s*\|\s*(yes|no)\s*\|/gm)) {
     rows.set(match[1]!, match[2]!);
   }
   return rows;

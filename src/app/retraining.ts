@@ -1,0 +1,368 @@
+/**
+ * The retraining scheduler. It watches every scored window (feeding the
+ * training reservoir and the drift detector), decides when to train a new
+ * model (cold start, on an interval, after N windows, on drift), trains it off
+ * the hot path (a worker thread, through the `train` dependency), validates
+ * the candidate against the current model, and promotes it only if it is not
+ * worse: the model switch swaps one reference between scoring batches and the
+ * thresholds are rescaled to the new model's score scale.
+ *
+ * Validation of a candidate against the current model, on windows neither
+ * trained on:
+ *   - normal: mean score on held-out normal windows must not exceed the
+ *     current model's by more than `tolerance` (relative);
+ *   - anomalous: the share of recently flagged windows that score above the
+ *     model's own 99th percentile of held-out normal scores (its recall) must
+ *     not fall by more than `tolerance` (absolute), so the new model does not
+ *     forget what was anomalous.
+ * After a drift the old normal no longer is: the candidate trains on the most
+ * recent windows, the held-out set is the newest part of them, and windows
+ * flagged after the drift began are not used to judge it.
+ */
+import type { DriftDetector } from '../detector/drift-detector.ts';
+import type { ReservoirSnapshot, TrainingReservoir } from '../detector/training-reservoir.ts';
+import type { SensorWindow } from '../detector/types.ts';
+import type { ModelSwitch, SwitchableModel } from './model-switch.ts';
+
+/** When and how to retrain. */
+export interface RetrainingPolicy {
+  enabled: boolean;
+  /** Retrain at least this often (0 = never on a timer). */
+  intervalMs: number;
+  /** Retrain after this many scored windows (0 = never on a count). */
+  afterWindows: number;
+  /** Retrain when the drift detector declares drift. */
+  driftEnabled: boolean;
+  /** Least time between two drift-triggered trainings. */
+  driftMinIntervalMs: number;
+  /**
+   * After a drift, the most windows the candidate trains on: the newest ones
+   * since the estimated onset of the shift (DriftStatus.sinceOnset).
+   */
+  driftTrainingWindows: number;
+  /** Normal windows needed before the first (cold-start) model is trained. */
+  warmupWindows: number;
+  /** Fewest windows a retraining needs (else it is skipped). */
+  minTrainingWindows: number;
+  /** Slack of the validation rules (see the module comment). */
+  tolerance: number;
+}
+
+/** Defaults of the policy. */
+export const DEFAULT_RETRAINING_POLICY: Readonly<RetrainingPolicy> = Object.freeze({
+  enabled: true,
+  intervalMs: 3_600_000,
+  afterWindows: 0,
+  driftEnabled: true,
+  driftMinIntervalMs: 600_000,
+  driftTrainingWindows: 2048,
+  warmupWindows: 512,
+  minTrainingWindows: 128,
+  tolerance: 0.1,
+});
+
+export type TrainingTrigger = 'cold-start' | 'interval' | 'windows' | 'drift' | 'manual';
+
+/** The outcome of one training run, as logs and metrics report it. */
+export interface TrainingOutcome {
+  trigger: TrainingTrigger;
+  outcome: 'promoted' | 'rejected' | 'failed' | 'skipped';
+  version: string | null;
+  previousVersion: string | null;
+  durationMs: number;
+  reason: string;
+  validation?: CandidateComparison;
+}
+
+/** Scores of the candidate and the current model on the validation windows. */
+export interface CandidateComparison {
+  holdoutWindows: number;
+  flaggedWindows: number;
+  candidateNormalMean: number;
+  currentNormalMean: number | null;
+  candidateRecall: number | null;
+  currentRecall: number | null;
+  /** candidate scores ≈ scale · current scores, for rescaling thresholds. */
+  scale: number | null;
+}
+
+/** What the scheduler needs from the rest of the daemon. */
+export interface RetrainingDeps {
+  policy: RetrainingPolicy;
+  reservoir: TrainingReservoir;
+  drift: DriftDetector;
+  model: ModelSwitch;
+  /** Trains a model on the windows off the event loop (trainInWorker). */
+  train(windows: SensorWindow[], signal: AbortSignal): Promise<SwitchableModel>;
+  /** Called after a swap, with the score scale (null: thresholds start over). */
+  recalibrate(scale: number | null): void;
+  /** Persists a candidate; `activate` marks it active. Optional (no registry). */
+  registry?: {
+    register(model: SwitchableModel): Promise<unknown>;
+    activate(version: string, details?: Record<string, unknown>): Promise<void>;
+    recordRejection(
+      version: string,
+      reason: string,
+      details?: Record<string, unknown>,
+    ): Promise<void>;
+  };
+  onOutcome?(outcome: TrainingOutcome): void;
+  onStart?(trigger: TrainingTrigger): void;
+  now?: () => number;
+  setInterval?: (fn: () => void, ms: number) => { unref?: () => void };
+  clearInterval?: (handle: unknown) => void;
+}
+
+/** The scheduler the pipeline reports scored windows to. */
+export interface RetrainingScheduler {
+  /** Reports one scored window and the detector's verdict; may start a training run. */
+  observe(window: SensorWindow, score: number, flagged: boolean): void;
+  /** Starts a training run now unless one is running; resolves with its outcome. */
+  retrainNow(trigger?: TrainingTrigger): Promise<TrainingOutcome>;
+  /** True while a training run is in progress. */
+  isTraining(): boolean;
+  /** Starts the interval timer. */
+  start(): void;
+  /** Stops the timer and aborts a running training; resolves when it has stopped. */
+  stop(): Promise<void>;
+}
+
+/** Creates the scheduler; call start() to arm its timer. */
+export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingScheduler {
+  const policy = deps.policy;
+  const now = deps.now ?? Date.now;
+  let running: Promise<TrainingOutcome> | null = null;
+  let abort = new AbortController();
+  let timer: unknown = null;
+  let windowsSinceTraining = 0;
+  let lastDriftTraining = Number.NEGATIVE_INFINITY;
+
+  function launch(trigger: TrainingTrigger): Promise<TrainingOutcome> {
+    if (running) return running;
+    windowsSinceTraining = 0;
+    if (trigger === 'drift') lastDriftTraining = now();
+    deps.onStart?.(trigger);
+    running = runTraining(trigger)
+      .catch(
+        (error: unknown): TrainingOutcome => ({
+          trigger,
+          outcome: 'failed',
+          version: null,
+          previousVersion: deps.model.current()?.version ?? null,
+          durationMs: 0,
+          reason: error instanceof Error ? error.message : String(error),
+        }),
+      )
+      .then((outcome) => {
+        running = null;
+        deps.onOutcome?.(outcome);
+        return outcome;
+      });
+    return running;
+  }
+
+  async function runTraining(trigger: TrainingTrigger): Promise<TrainingOutcome> {
+    const started = now();
+    const current = deps.model.current();
+    const previousVersion = current?.version ?? null;
+    const snapshot = deps.reservoir.snapshot();
+    const driftWindows = Math.min(policy.driftTrainingWindows, deps.drift.status().sinceOnset);
+    const data = trainingData(trigger, snapshot, driftWindows);
+    const base = { trigger, previousVersion };
+    if (data.training.length < Math.min(policy.minTrainingWindows, policy.warmupWindows)) {
+      return {
+        ...base,
+        outcome: 'skipped',
+        version: null,
+        durationMs: now() - started,
+        reason: `only ${data.training.length} windows to train on`,
+      };
+    }
+    const candidate = await deps.train(data.training, abort.signal);
+    const validation = await compareCandidate(candidate, current, data.holdout, data.flagged);
+    const verdict = judge(validation, current !== null, policy.tolerance);
+    const details = { trigger, ...validation };
+    if (!verdict.promote) {
+      await deps.registry?.register(candidate).catch(() => undefined);
+      await deps.registry?.recordRejection(candidate.version, verdict.reason, details);
+      candidate.dispose();
+      return {
+        ...base,
+        outcome: 'rejected',
+        version: candidate.version,
+        durationMs: now() - started,
+        reason: verdict.reason,
+        validation,
+      };
+    }
+    if (deps.registry) {
+      await deps.registry.register(candidate);
+      await deps.registry.activate(candidate.version, details);
+    }
+    const referenceScores = await scoresOf(candidate, data.holdout);
+    deps.model.swap(candidate);
+    deps.recalibrate(validation.scale);
+    deps.drift.setReference(referenceScores);
+    if (trigger === 'drift') {
+      // The old normal sample describes a world that is gone.
+      deps.reservoir.clearNormal();
+      for (const w of data.training) deps.reservoir.offer(w, false);
+    }
+    return {
+      ...base,
+      outcome: 'promoted',
+      version: candidate.version,
+      durationMs: now() - started,
+      reason: verdict.reason,
+      validation,
+    };
+  }
+
+  return {
+    observe(window, score, flagged) {
+      deps.reservoir.offer(window, flagged);
+      if (!policy.enabled) return;
+      windowsSinceTraining += 1;
+      if (deps.model.current() === null) {
+        if (deps.reservoir.snapshot().normalSeen >= policy.warmupWindows) void launch('cold-start');
+        return;
+      }
+      deps.drift.observe(score);
+      if (
+        policy.driftEnabled &&
+        deps.drift.status().drifted &&
+        now() - lastDriftTraining >= policy.driftMinIntervalMs
+      ) {
+        void launch('drift');
+      } else if (policy.afterWindows > 0 && windowsSinceTraining >= policy.afterWindows) {
+        void launch('windows');
+      }
+    },
+    retrainNow(trigger = 'manual') {
+      return launch(trigger);
+    },
+    isTraining: () => running !== null,
+    start() {
+      if (!policy.enabled || policy.intervalMs <= 0 || timer !== null) return;
+      const setTimer = deps.setInterval ?? setInterval;
+      const handle = setTimer(() => {
+        if (deps.model.current() !== null) void launch('interval');
+      }, policy.intervalMs);
+      handle.unref?.();
+      timer = handle;
+    },
+    async stop() {
+      if (timer !== null) (deps.clearInterval ?? clearInterval)(timer as NodeJS.Timeout);
+      timer = null;
+      abort.abort(new Error('retraining stopped'));
+      await running?.catch(() => undefined);
+      abort = new AbortController();
+    },
+  };
+}
+
+interface TrainingData {
+  training: SensorWindow[];
+  holdout: SensorWindow[];
+  flagged: SensorWindow[];
+}
+
+/** Picks the windows to train and validate on for a trigger (see the module comment). */
+function trainingData(
+  trigger: TrainingTrigger,
+  snapshot: ReservoirSnapshot,
+  driftWindows: number,
+): TrainingData {
+  if (trigger !== 'drift') {
+    return { training: snapshot.training, holdout: snapshot.holdout, flagged: snapshot.flagged };
+  }
+  const recent = snapshot.recent.slice(-driftWindows);
+  const since = recent[0]?.endTs ?? Number.NEGATIVE_INFINITY;
+  // Every 5th recent window is held out: spread over the whole period, not just its end.
+  const training = recent.filter((_, i) => i % 5 !== 4);
+  const holdout = recent.filter((_, i) => i % 5 === 4);
+  return { training, holdout, flagged: snapshot.flagged.filter((w) => w.endTs < since) };
+}
+
+async function scoresOf(model: SwitchableModel, windows: SensorWindow[]): Promise<number[]> {
+  if (windows.length === 0) return [];
+  return (await model.scoreBatch(windows)).map((s) => s.score);
+}
+
+/** Scores the validation windows with both models (see the module comment). */
+export async function compareCandidate(
+  candidate: SwitchableModel,
+  current: SwitchableModel | null,
+  holdout: SensorWindow[],
+  flagged: SensorWindow[],
+): Promise<CandidateComparison> {
+  const candNormal = await scoresOf(candidate, holdout);
+  const candFlagged = await scoresOf(candidate, flagged);
+  const currNormal = current ? await scoresOf(current, holdout) : null;
+  const currFlagged = current ? await scoresOf(current, flagged) : null;
+  const candidateNormalMean = mean(candNormal);
+  const currentNormalMean = currNormal ? mean(currNormal) : null;
+  const candMedian = quantile(candNormal, 0.5);
+  const currMedian = currNormal ? quantile(currNormal, 0.5) : Number.NaN;
+  const scale = candMedian > 0 && currMedian > 0 ? candMedian / currMedian : null;
+  return {
+    holdoutWindows: holdout.length,
+    flaggedWindows: flagged.length,
+    candidateNormalMean,
+    currentNormalMean,
+    candidateRecall: flagged.length > 0 ? recall(candFlagged, candNormal) : null,
+    currentRecall:
+      currFlagged && currNormal && flagged.length > 0 ? recall(currFlagged, currNormal) : null,
+    scale,
+  };
+}
+
+/** Applies the promotion rules to a comparison. */
+export function judge(
+  v: CandidateComparison,
+  hasCurrent: boolean,
+  tolerance: number,
+): { promote: boolean; reason: string } {
+  if (!Number.isFinite(v.candidateNormalMean) && v.holdoutWindows > 0) {
+    return { promote: false, reason: 'candidate scores are not finite' };
+  }
+  if (!hasCurrent) return { promote: true, reason: 'first model' };
+  if (v.holdoutWindows === 0)
+    return { promote: false, reason: 'no held-out windows to validate on' };
+  const limit = (v.currentNormalMean ?? Number.POSITIVE_INFINITY) * (1 + tolerance);
+  if (v.candidateNormalMean > limit) {
+    return {
+      promote: false,
+      reason: `worse on held-out normal windows: mean score ${fmt(v.candidateNormalMean)} > ${fmt(limit)}`,
+    };
+  }
+  if (v.candidateRecall !== null && v.currentRecall !== null) {
+    if (v.candidateRecall < v.currentRecall - tolerance) {
+      return {
+        promote: false,
+        reason: `forgets flagged windows: recall ${fmt(v.candidateRecall)} < ${fmt(v.currentRecall)} - ${tolerance}`,
+      };
+    }
+  }
+  return { promote: true, reason: 'not worse than the current model' };
+}
+
+function recall(flaggedScores: number[], normalScores: number[]): number {
+  if (flaggedScores.length === 0) return Number.NaN;
+  const cut = quantile(normalScores, 0.99);
+  return flaggedScores.filter((s) => s > cut).length / flaggedScores.length;
+}
+
+function mean(values: number[]): number {
+  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+function fmt(value: number): string {
+  return Number.isFinite(value) ? value.toPrecision(4) : String(value);
+}
