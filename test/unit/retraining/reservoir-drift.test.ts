@@ -38,7 +38,9 @@ test('the reservoir never holds more windows than its capacities, whatever is of
         flaggedCapacity: 5,
         recentCapacity: 20,
       });
-      flags.forEach((flagged, i) => reservoir.offer(windowAt(i), flagged));
+      flags.forEach((flagged, i) => {
+        reservoir.offer(windowAt(i), flagged);
+      });
       const snap = reservoir.snapshot();
       assert.ok(snap.training.length <= 50 && snap.holdout.length <= 10);
       assert.ok(snap.flagged.length <= 5 && snap.recent.length <= 20);
