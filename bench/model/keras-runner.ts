@@ -25,6 +25,7 @@ export interface KerasReport {
     inferenceWindowsPerSec: number;
     inferenceBatchMs: number;
     trainEpochMs: number;
+    best: { inferenceWindowsPerSec: number; trainEpochMs: number };
   }>;
 }
 
