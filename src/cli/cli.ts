@@ -8,6 +8,7 @@ import { registerBench } from './commands/bench.ts';
 import { registerConfig } from './commands/config.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerEvaluate } from './commands/evaluate.ts';
+import { registerModels } from './commands/models.ts';
 import { registerRun } from './commands/run.ts';
 import { registerScore } from './commands/score.ts';
 import { registerSimulate } from './commands/simulate.ts';
@@ -41,6 +42,7 @@ export function buildProgram(context: CliContext): Command {
   registerConfig(program, context);
   registerDoctor(program, context);
   registerEvaluate(program, context);
+  registerModels(program, context);
   registerRun(program, context);
   registerScore(program, context);
   registerSimulate(program, context);

@@ -1,0 +1,72 @@
+/**
+ * `tsad models list`: the versions in the model registry, which one is active,
+ * and the promotion/rejection history, so an operator can see what retraining
+ * did and which model the daemon will load on restart.
+ */
+import type { Command } from 'commander';
+import {
+  addConfigOptions,
+  type ConfigCommandOptions,
+  loadCommandConfig,
+} from '../../config/cli-options.ts';
+import { openModelRegistry } from '../../model/registry.ts';
+import type { CliContext } from '../cli.ts';
+
+const REGISTRY_FLAG = { flags: '--registry <dir>', path: 'model.registryDir' } as const;
+
+/** Adds `tsad models list [--registry dir] [--json]` to the program. */
+export function registerModels(program: Command, context: CliContext): void {
+  const models = program.command('models').description('inspect the model registry');
+  addConfigOptions(
+    models
+      .command('list')
+      .description('list model versions (newest first), the active one marked')
+      .option('--json', 'print JSON (versions and history) instead of a table', false)
+      .option('--history', 'also print the promotion/rejection history', false),
+    [REGISTRY_FLAG],
+  ).action(async (options: ConfigCommandOptions & { json: boolean; history: boolean }) => {
+    const config = loadCommandConfig(options, [REGISTRY_FLAG]);
+    const registry = await openModelRegistry(
+      config.model.registryDir,
+      config.retraining.keepVersions,
+    );
+    const versions = await registry.list();
+    const history = await registry.history();
+    if (options.json) {
+      context.stdout.write(
+        `${JSON.stringify({ registry: registry.dir, versions, history }, null, 2)}\n`,
+      );
+      return;
+    }
+    if (versions.length === 0) {
+      context.stdout.write(`no models in ${registry.dir}\n`);
+      return;
+    }
+    const rows = versions.map((v) => [
+      v.active ? '*' : ' ',
+      v.version,
+      v.createdAt,
+      String(v.windowSize),
+      v.channels.join(','),
+      v.valLoss === null ? '-' : v.valLoss.toPrecision(4),
+      v.trainingWindows === null ? '-' : String(v.trainingWindows),
+    ]);
+    const header = [' ', 'VERSION', 'CREATED', 'WINDOW', 'CHANNELS', 'VAL_LOSS', 'WINDOWS'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    for (const row of [header, ...rows]) {
+      context.stdout.write(
+        `${row
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd()}\n`,
+      );
+    }
+    if (options.history) {
+      for (const e of history) {
+        context.stdout.write(
+          `${e.at}  ${e.event.padEnd(10)}  ${e.version}${e.reason ? `  (${e.reason})` : ''}\n`,
+        );
+      }
+    }
+  });
+}
