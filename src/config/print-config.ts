@@ -86,6 +86,8 @@ export function configReferenceMarkdown(): string {
         .join(', ') +
       ') masked; its YAML output is a valid config file.',
     '',
+    'Logs (`log.level`, `log.format`) go to **stderr**, always: stdout carries command results and, in the embedded mode, the alert lines, so `tsad run > alerts.txt` keeps only alerts. `log.format: json` writes one JSON object per line (`level` as a name, ISO `time`, `name`, `msg`, fields); `pretty` writes readable lines; `auto` (the default) is pretty when stderr is a terminal and JSON otherwise. Progress of long work (training, backtests, `tsad simulate`) also goes to stderr: a bar on a terminal, a plain line every few seconds otherwise.',
+    '',
   ];
   const sections = new Map<string, string[][]>();
   for (const setting of SETTINGS) {
