@@ -1,0 +1,101 @@
+/**
+ * The one configuration per benchmark that `tsad backtest` runs with, and the
+ * reading of a `--config` file that overrides parts of it. One configuration
+ * serves every file of a benchmark: the held-back part of each benchmark
+ * judges it, so nothing here may depend on a file's name or labels.
+ */
+import fs from 'node:fs';
+import YAML from 'yaml';
+import { TsadError } from '../../errors.ts';
+import type { NabBacktestConfig } from './nab.ts';
+import type { SkabBacktestConfig } from './skab.ts';
+
+/** Small, early-stopped model: NAB files give at most 750 training rows. */
+export const DEFAULT_NAB_CONFIG: Readonly<NabBacktestConfig> = Object.freeze<NabBacktestConfig>({
+  model: {
+    windowSize: 32,
+    hiddenUnits: [16],
+    codeSize: 8,
+    maxEpochs: 30,
+    patience: 4,
+    batchSize: 32,
+    learningRate: 0.005,
+  },
+  reduction: 'tail',
+  tailSteps: 1,
+  smoothingSpan: 1,
+  threshold: { method: 'spot', q: 1e-3, initQuantile: 0.98 },
+  scoreBatch: 4096,
+  suppressFraction: 0.5,
+  suppressFactor: 0,
+});
+
+/** SKAB: eight channels, 400 fitting rows per file plus the anomaly-free file. */
+export const DEFAULT_SKAB_CONFIG: Readonly<SkabBacktestConfig> = Object.freeze<SkabBacktestConfig>({
+  model: {
+    windowSize: 16,
+    hiddenUnits: [32],
+    codeSize: 16,
+    maxEpochs: 30,
+    patience: 4,
+    batchSize: 32,
+    learningRate: 0.005,
+  },
+  reduction: 'window',
+  tailSteps: 1,
+  smoothingSpan: 1,
+  threshold: { method: 'spot', q: 1e-2, initQuantile: 0.9 },
+  scoreBatch: 4096,
+  useAnomalyFree: true,
+  holdRows: 0,
+});
+
+/** Both benchmarks' configurations, as a `--config` file may give them. */
+export interface BacktestConfigFile {
+  nab?: Partial<NabBacktestConfig>;
+  skab?: Partial<SkabBacktestConfig>;
+}
+
+/**
+ * Reads a YAML or JSON file `{ nab: {...}, skab: {...} }` and merges each
+ * section over the defaults (`model` merged field by field, `threshold`
+ * replaced whole). TSAD_ERR_CONFIG_INVALID for an unreadable file or unknown
+ * top-level keys.
+ */
+export function readBacktestConfig(file: string | undefined): {
+  nab: NabBacktestConfig;
+  skab: SkabBacktestConfig;
+} {
+  let parsed: BacktestConfigFile = {};
+  if (file !== undefined) {
+    let raw: unknown;
+    try {
+      raw = YAML.parse(fs.readFileSync(file, 'utf8'));
+    } catch (cause) {
+      throw new TsadError('TSAD_ERR_CONFIG_INVALID', `cannot read backtest config ${file}`, {
+        cause,
+      });
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new TsadError('TSAD_ERR_CONFIG_INVALID', `${file}: expected { nab: ..., skab: ... }`);
+    }
+    const unknown = Object.keys(raw).filter((k) => k !== 'nab' && k !== 'skab');
+    if (unknown.length > 0) {
+      throw new TsadError('TSAD_ERR_CONFIG_INVALID', `${file}: unknown keys ${unknown.join(', ')}`);
+    }
+    parsed = raw as BacktestConfigFile;
+  }
+  return {
+    nab: mergeConfig(DEFAULT_NAB_CONFIG, parsed.nab),
+    skab: mergeConfig(DEFAULT_SKAB_CONFIG, parsed.skab),
+  };
+}
+
+/** Merges overrides over a configuration: `model` field by field, everything else replaced. */
+export function mergeConfig<T extends { model: object }>(base: Readonly<T>, over?: Partial<T>): T {
+  return {
+    ...base,
+    ...over,
+    model: { ...base.model, ...over?.model },
+  } as T;
+}
