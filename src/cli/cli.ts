@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isTsadError } from '../errors.ts';
+import { registerBacktest } from './commands/backtest.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerConfig } from './commands/config.ts';
 import { registerDoctor } from './commands/doctor.ts';
@@ -38,6 +39,7 @@ export function buildProgram(context: CliContext): Command {
       writeOut: (text) => context.stdout.write(text),
       writeErr: (text) => context.stderr.write(text),
     });
+  registerBacktest(program, context);
   registerBench(program, context);
   registerConfig(program, context);
   registerDoctor(program, context);
