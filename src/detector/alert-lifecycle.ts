@@ -32,14 +32,18 @@ export interface AlertPolicy {
   cooldownMs: number;
 }
 
-/** Defaults: 3 of 5 to fire, 3 quiet windows to resolve, 1 min minimum, 5 min cooldown. */
+/**
+ * Defaults, the same as the configuration's (docs/configuration.md, `alerts.*`):
+ * 3 of 5 to fire, 5 quiet windows below 80% of the way to the threshold to
+ * resolve, no minimum duration, 1 min cooldown.
+ */
 export const DEFAULT_ALERT_POLICY: Readonly<AlertPolicy> = Object.freeze({
   confirmK: 3,
   confirmN: 5,
-  resolveAfter: 3,
-  hysteresis: 0.5,
-  minFiringMs: 60_000,
-  cooldownMs: 300_000,
+  resolveAfter: 5,
+  hysteresis: 0.8,
+  minFiringMs: 0,
+  cooldownMs: 60_000,
 });
 
 /** One judged window, as the lifecycle sees it. */
