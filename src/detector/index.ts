@@ -21,6 +21,7 @@ export {
   type LifecycleInput,
   type LifecycleTransition,
 } from './alert-lifecycle.ts';
+export { scoreScaleRatio } from './score-scale-ratio.ts';
 export {
   createDetectorRegistry,
   createSensorDetector,

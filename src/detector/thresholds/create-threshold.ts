@@ -25,8 +25,8 @@ function checksOf(config: ThresholdConfig): Check[] {
         [config.q > 0 && config.q < 1, `q: in (0, 1), got ${config.q}`],
         [int(config.nInit, 10), `nInit: integer ≥ 10, got ${config.nInit}`],
         [
-          config.initQuantile > 0.5 && config.initQuantile < 1,
-          `initQuantile: in (0.5, 1), got ${config.initQuantile}`,
+          config.initQuantile > 0 && config.initQuantile < 1,
+          `initQuantile: in (0, 1), got ${config.initQuantile}`,
         ],
         [int(config.maxPeaks, 1), `maxPeaks: integer ≥ 1, got ${config.maxPeaks}`],
         [
@@ -41,16 +41,16 @@ function checksOf(config: ThresholdConfig): Check[] {
     }
     case 'rolling':
       return [
-        [int(config.window, 3), `window: integer ≥ 3, got ${config.window}`],
+        [int(config.window, 2), `window: integer ≥ 2, got ${config.window}`],
         [config.k > 0 && Number.isFinite(config.k), `k: finite > 0, got ${config.k}`],
         [
-          int(config.warmup, 3) && config.warmup <= config.window,
-          `warmup: integer in [3, window], got ${config.warmup}`,
+          int(config.warmup, 1) && config.warmup <= config.window,
+          `warmup: integer in [1, window], got ${config.warmup}`,
         ],
       ];
     case 'telemanom':
       return [
-        [int(config.window, 10), `window: integer ≥ 10, got ${config.window}`],
+        [int(config.window, 2), `window: integer ≥ 2, got ${config.window}`],
         [config.smoothingSpan >= 1, `smoothingSpan: ≥ 1, got ${config.smoothingSpan}`],
         [config.zMin > 0, `zMin: > 0, got ${config.zMin}`],
         [config.zMax >= config.zMin, `zMax: ≥ zMin, got ${config.zMax}`],
@@ -64,8 +64,8 @@ function checksOf(config: ThresholdConfig): Check[] {
           `recomputeEvery: integer ≥ 1, got ${config.recomputeEvery}`,
         ],
         [
-          int(config.warmup, 10) && config.warmup <= config.window,
-          `warmup: integer in [10, window], got ${config.warmup}`,
+          int(config.warmup, 2) && config.warmup <= config.window,
+          `warmup: integer in [2, window], got ${config.warmup}`,
         ],
       ];
   }

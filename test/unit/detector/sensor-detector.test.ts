@@ -10,6 +10,7 @@ import {
   createSensorDetector,
   type DetectorConfig,
   type SensorDetector,
+  scoreScaleRatio,
 } from '../../../src/detector/index.ts';
 import { isTsadError } from '../../../src/errors.ts';
 import { exponentialNoise, scoredWindow, seededRandom } from './noise.ts';
@@ -241,4 +242,20 @@ test('a bad alert policy or override fails at registry creation, listing every p
       ),
     (e: unknown) => isTsadError(e, 'TSAD_ERR_CONFIG_INVALID') && /threshold\.k/.test(e.message),
   );
+});
+
+test('scoreScaleRatio is the ratio of high quantiles, and null when no ratio makes sense', () => {
+  const old = Array.from({ length: 101 }, (_, i) => i / 100);
+  assert.ok(
+    Math.abs(
+      scoreScaleRatio(
+        old,
+        old.map((s) => 7 * s),
+      )! - 7,
+    ) < 1e-12,
+  );
+  // The 98th percentile of 0..1 in steps of 0.01 is 0.98.
+  assert.ok(Math.abs(scoreScaleRatio(old, [1.96])! - 2) < 1e-12);
+  assert.equal(scoreScaleRatio([], old), null);
+  assert.equal(scoreScaleRatio([0, 0], old), null);
 });
