@@ -73,7 +73,11 @@ export interface SensorDetector {
   readonly sensor: string;
   readonly config: Readonly<{ threshold: ThresholdConfig; alert: AlertPolicy }>;
   readonly alertState: AlertState;
-  /** Judges one window (windows in increasing end time). */
+  /**
+   * Judges one window. Windows must come in strictly increasing end time; an
+   * older or repeated one is refused with TSAD_ERR_INPUT_INVALID (call
+   * `registry.forget(sensor)` before replaying a sensor from an earlier offset).
+   */
   observe(input: DetectorInput): DetectorResult;
   /** Adapts the threshold to a new model's score scale (see RecalibrateOptions). */
   recalibrate(options?: RecalibrateOptions): void;
@@ -125,6 +129,7 @@ export function createSensorDetector(sensor: string, config: DetectorConfig): Se
   const threshold = createThreshold(resolved.threshold);
   const lifecycle = createAlertLifecycle(resolved.alert);
   let peakScore = Number.NEGATIVE_INFINITY;
+  let lastEndTs = Number.NEGATIVE_INFINITY;
 
   const buildEvent = (
     transition: LifecycleTransition,
@@ -165,6 +170,15 @@ export function createSensorDetector(sensor: string, config: DetectorConfig): Se
       if (!Number.isFinite(raw)) {
         throw new TsadError('TSAD_ERR_INPUT_INVALID', `non-finite score ${raw} for "${sensor}"`);
       }
+      // The lifecycle runs on event time; a window that does not move it forward
+      // (a replayed or reordered one) would corrupt k-of-n, durations and ids.
+      if (!(input.window.endTs > lastEndTs)) {
+        throw new TsadError(
+          'TSAD_ERR_INPUT_INVALID',
+          `window of "${sensor}" ending at ${input.window.endTs} is not after the last (${lastEndTs})`,
+        );
+      }
+      lastEndTs = input.window.endTs;
       const verdict = threshold.update(raw);
       const result: DetectorResult = {
         calibratedScore: verdict.calibratedScore,

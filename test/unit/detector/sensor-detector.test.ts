@@ -259,3 +259,15 @@ test('scoreScaleRatio is the ratio of high quantiles, and null when no ratio mak
   assert.equal(scoreScaleRatio([], old), null);
   assert.equal(scoreScaleRatio([0, 0], old), null);
 });
+
+test('a window not after the previous one is refused (event time must move forward)', () => {
+  const detector = createSensorDetector('o', CONFIG);
+  const at = (endTs: number) => {
+    const { window, score } = scoredWindow({ sensor: 'o', endTs, score: 1 });
+    return () => detector.observe({ window, score, modelVersion: 'm' });
+  };
+  at(T0 + 5000)();
+  assert.throws(at(T0 + 5000), (e: unknown) => isTsadError(e, 'TSAD_ERR_INPUT_INVALID'));
+  assert.throws(at(T0 + 1000), (e: unknown) => isTsadError(e, 'TSAD_ERR_INPUT_INVALID'));
+  at(T0 + 6000)();
+});
