@@ -7,9 +7,11 @@
 //   node scripts/run-tests.mjs kafka      only test files whose path contains "kafka"
 //
 // When integration tests are selected, the real Kafka, InfluxDB and
-// Prometheus are started once here (test/harness), their addresses handed to
-// every test process through KAFKA_BROKERS / INFLUX_URL / PROMETHEUS_URL /
-// PROMETHEUS_FILE_SD_DIR, and stopped at the end, on failure and on
+// Prometheus are started once here (test/harness) unless KAFKA_BROKERS /
+// INFLUX_URL / PROMETHEUS_URL name existing ones, their addresses handed to
+// every test process as HARNESS_KAFKA_BROKERS / HARNESS_INFLUX_URL /
+// HARNESS_PROMETHEUS_URL / HARNESS_PROMETHEUS_FILE_SD_DIR (read them through
+// test/harness/services.ts), and stopped at the end, on failure and on
 // SIGINT/SIGTERM. If a test fails, the servers' logs are kept in
 // .tsad/test-logs/<timestamp>/. See docs/testing.md.
 import { spawn } from 'node:child_process';
@@ -71,7 +73,14 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+// The server addresses reach tests as HARNESS_KAFKA_BROKERS etc., never under
+// the plain names: tsad's own config reads KAFKA_BROKERS / INFLUX_URL /
+// PROMETHEUS_URL, so those would leak into every config test and every `tsad`
+// a test spawns. The plain names (a developer's sourced .tsad/services.env)
+// only tell this script which servers already exist.
+const SERVICE_KEYS = ['KAFKA_BROKERS', 'INFLUX_URL', 'PROMETHEUS_URL', 'PROMETHEUS_FILE_SD_DIR'];
 const env = { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' };
+for (const key of SERVICE_KEYS) delete env[key];
 if (needsServices) {
   const { register } = await import('tsx/esm/api');
   register();
@@ -94,7 +103,7 @@ if (needsServices) {
         .map(([key, value]) => `${key}=${value}`)
         .join(' ')}`,
   );
-  Object.assign(env, stack.env);
+  for (const [key, value] of Object.entries(stack.env)) env[`HARNESS_${key}`] = value;
 }
 
 child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {

@@ -1,9 +1,10 @@
 // What integration tests import to reach the real servers:
 //   import { services } from '../../harness/services.ts';
 //   new Kafka({ brokers: services.kafkaBrokers, ... })
-// Addresses come from the environment that scripts/run-tests.mjs sets for
-// each test process, or, when a test file is run alone, from the
-// .tsad/services.env that `npm run services:up` wrote.
+// Addresses come from HARNESS_KAFKA_BROKERS etc., which scripts/run-tests.mjs
+// sets for each test process; when a test file is run alone, from the plain
+// KAFKA_BROKERS etc. of the shell, or else from the .tsad/services.env that
+// `npm run services:up` wrote.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -31,16 +32,29 @@ function readEnvFile(): ServiceEnv {
 }
 
 function resolveEnv(): ServiceEnv {
-  const file = readEnvFile();
-  const pick = (key: keyof ServiceEnv) => process.env[key] || file[key];
-  const fromProcess = Boolean(process.env['PROMETHEUS_URL']);
+  const sources: ServiceEnv[] = [
+    {
+      KAFKA_BROKERS: process.env['HARNESS_KAFKA_BROKERS'],
+      INFLUX_URL: process.env['HARNESS_INFLUX_URL'],
+      PROMETHEUS_URL: process.env['HARNESS_PROMETHEUS_URL'],
+      PROMETHEUS_FILE_SD_DIR: process.env['HARNESS_PROMETHEUS_FILE_SD_DIR'],
+    } as ServiceEnv,
+    {
+      KAFKA_BROKERS: process.env['KAFKA_BROKERS'],
+      INFLUX_URL: process.env['INFLUX_URL'],
+      PROMETHEUS_URL: process.env['PROMETHEUS_URL'],
+      PROMETHEUS_FILE_SD_DIR: process.env['PROMETHEUS_FILE_SD_DIR'],
+    } as ServiceEnv,
+    readEnvFile(),
+  ];
+  const pick = (key: keyof ServiceEnv) => sources.map((s) => s[key]).find((v) => v);
   const env: ServiceEnv = {};
   const kafka = pick('KAFKA_BROKERS');
   const influx = pick('INFLUX_URL');
   const prometheus = pick('PROMETHEUS_URL');
   // The file_sd directory belongs to one particular Prometheus: take it from
-  // wherever that Prometheus's URL came from, never mix the two sources.
-  const fileSd = fromProcess ? process.env['PROMETHEUS_FILE_SD_DIR'] : file.PROMETHEUS_FILE_SD_DIR;
+  // wherever that Prometheus's URL came from, never mix two sources.
+  const fileSd = sources.find((s) => s.PROMETHEUS_URL)?.PROMETHEUS_FILE_SD_DIR;
   if (kafka) env.KAFKA_BROKERS = kafka;
   if (influx) env.INFLUX_URL = influx;
   if (prometheus) env.PROMETHEUS_URL = prometheus;
@@ -54,7 +68,7 @@ function required(key: keyof ServiceEnv): string {
   const value = env[key];
   if (value === undefined) {
     throw new Error(
-      `${key} is not set. Run integration tests with \`npm test\` (it starts the servers), ` +
+      `HARNESS_${key} / ${key} is not set. Run integration tests with \`npm test\` (it starts the servers), ` +
         'or start them once with `npm run services:up` (this file then reads .tsad/services.env), ' +
         `or set ${key} to an existing server. See docs/testing.md.`,
     );
