@@ -83,10 +83,11 @@ export interface Daemon {
 /** Creates the daemon; nothing runs until start(). */
 export function createDaemon(deps: DaemonDeps): Daemon {
   const { config, logger } = deps;
-  const teardown = createTeardown((name, outcome, detail) => {
-    if (outcome === 'done') logger.debug({ step: name }, 'shutdown step done');
-    else if (outcome === 'failed') logger.warn({ step: name, err: detail }, 'shutdown step failed');
-    else logger.error({ step: name }, 'shutdown step abandoned: out of time');
+  const teardown = createTeardown((name, outcome, ms, detail) => {
+    if (outcome === 'done') logger.info({ step: name, ms }, 'shutdown step done');
+    else if (outcome === 'failed')
+      logger.warn({ step: name, ms, err: detail }, 'shutdown step failed');
+    else logger.error({ step: name, ms }, 'shutdown step abandoned: out of time');
   });
   let starting: Promise<void> | undefined;
   let stopping: Promise<TeardownReport> | undefined;

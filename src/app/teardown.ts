@@ -28,6 +28,7 @@ export function createTeardown(
   onStep: (
     name: string,
     outcome: 'done' | 'failed' | 'abandoned',
+    elapsedMs: number,
     detail?: unknown,
   ) => void = () => {},
 ): Teardown {
@@ -42,9 +43,11 @@ export function createTeardown(
       const left = budgetMs - (Date.now() - started);
       if (left <= 0) {
         report.abandoned.push(name);
-        onStep(name, 'abandoned');
+        onStep(name, 'abandoned', 0);
         continue;
       }
+      const stepStarted = Date.now();
+      const took = () => Date.now() - stepStarted;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), left);
@@ -53,14 +56,14 @@ export function createTeardown(
         const outcome = await Promise.race([Promise.resolve().then(step), timeout]);
         if (outcome === 'timeout') {
           report.abandoned.push(name);
-          onStep(name, 'abandoned');
+          onStep(name, 'abandoned', took());
         } else {
           report.completed.push(name);
-          onStep(name, 'done');
+          onStep(name, 'done', took());
         }
       } catch (error) {
         report.failed.push(name);
-        onStep(name, 'failed', error);
+        onStep(name, 'failed', took(), error);
       } finally {
         clearTimeout(timer);
       }

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Admin, Kafka } from 'kafkajs';
 import { createDaemon, type Daemon } from '../../../src/app/daemon.ts';
-import type { ScoredWindow } from '../../../src/stream/ports.ts';
 import { randomName, waitFor } from '../../harness/services.ts';
 import {
   committedOffsets,
@@ -18,6 +17,7 @@ import {
   kafkaClient,
   makeFleet,
   produce,
+  recordScored,
   T0,
   testConfig,
   testLogger,
@@ -47,15 +47,7 @@ describe('two daemons in one consumer group', () => {
       config,
       logger: testLogger,
       stdout: process.stdout,
-      scoredWindows: [
-        {
-          write(w: ScoredWindow) {
-            let set = seen.get(w.sensor);
-            if (!set) seen.set(w.sensor, (set = new Set()));
-            set.add(w.endTs);
-          },
-        },
-      ],
+      scoredWindows: [recordScored(seen)],
     });
     daemons.push(daemon);
     await daemon.start();

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Admin, Kafka } from 'kafkajs';
 import { createDaemon, type Daemon } from '../../../src/app/daemon.ts';
-import type { ScoredWindow } from '../../../src/stream/ports.ts';
 import { randomName, waitFor } from '../../harness/services.ts';
 import {
   committedOffsets,
@@ -19,6 +18,7 @@ import {
   makeFleet,
   produce,
   readTopic,
+  recordScored,
   T0,
   testConfig,
   testLogger,
@@ -94,15 +94,7 @@ describe('tsad run on a real broker: 200 sensors, 5 anomalous, 1,000 malformed',
       config: { ...withSmallLimit, kafka: { ...withSmallLimit.kafka, maxMessageBytes: 4_096 } },
       logger: testLogger,
       stdout: process.stdout,
-      scoredWindows: [
-        {
-          write(w: ScoredWindow) {
-            let set = scored.get(w.sensor);
-            if (!set) scored.set(w.sensor, (set = new Set()));
-            set.add(w.endTs);
-          },
-        },
-      ],
+      scoredWindows: [recordScored(scored)],
     });
     const started = Date.now();
     await daemon.start();

@@ -13,6 +13,7 @@ import { loadConfig } from '../../../src/config/load-config.ts';
 import type { Config } from '../../../src/config/schema.ts';
 import { initBackend } from '../../../src/model/backend.ts';
 import { trainAutoencoder } from '../../../src/model/train.ts';
+import type { ScoredWindowSink } from '../../../src/stream/ports.ts';
 import { services } from '../../harness/services.ts';
 
 export const WINDOW = 16;
@@ -40,7 +41,7 @@ export function random(seed: number): () => number {
 }
 
 /** The value of reading `i` of sensor number `s`; anomalous sensors shift by +2.5 in the anomaly range. */
-export function valueOf(fleet: Fleet, s: number, i: number, noise: () => number): number {
+export function readingValue(fleet: Fleet, s: number, i: number, noise: () => number): number {
   const sensor = fleet.sensors[s]!;
   const base = Math.sin((2 * Math.PI * i) / 40 + s * 0.7) + 0.1 * (noise() - 0.5);
   const shifted = fleet.anomalous.has(sensor) && i >= fleet.anomalyFrom && i <= fleet.anomalyTo;
@@ -62,7 +63,7 @@ export function fleetMessages(fleet: Fleet, from: number, to: number, seed = 7) 
   const out: Array<{ key: string; value: string }> = [];
   for (let i = from; i < to; i++) {
     fleet.sensors.forEach((sensor, s) => {
-      const value = valueOf(fleet, s, i, noise);
+      const value = readingValue(fleet, s, i, noise);
       out.push({ key: sensor, value: JSON.stringify({ sensor, ts: T0 + i * INTERVAL_MS, value }) });
     });
   }
@@ -225,6 +226,17 @@ export function testConfig(options: {
       ...options.extra,
     },
   });
+}
+
+/** A scored-window sink recording, per sensor, the end timestamps of the windows scored. */
+export function recordScored(into: Map<string, Set<number>>): ScoredWindowSink {
+  return {
+    write(w) {
+      const set = into.get(w.sensor) ?? new Set<number>();
+      into.set(w.sensor, set);
+      set.add(w.endTs);
+    },
+  };
 }
 
 /** A quiet logger for in-process daemons (warnings and errors still show). */
