@@ -62,7 +62,9 @@ test('SPOT false-alarm rate on long i.i.d. exponential noise is within a factor 
       const { rate } = feed(spot, exponentialNoise(seededRandom(seed)), 100_000);
       return rate > 0.5e-3 && rate < 2e-3;
     }),
-    { numRuns: 4 },
+    // A fixed seed: over 40 random seeds the rate ranged 0.72–1.85·q, so a
+    // random one could, rarely, cross the bound; the bench explores more seeds.
+    { numRuns: 4, seed: 20_261_127 },
   );
 });
 
@@ -70,10 +72,11 @@ test('SPOT false-alarm rate on window-MSE-like (χ²₄/4) noise is within a fac
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 2 ** 30 }), (seed) => {
       const spot = build({ method: 'spot', q: 1e-3 });
-      const { rate } = feed(spot, chiSquareNoise(seededRandom(seed)), 60_000);
+      const { rate } = feed(spot, chiSquareNoise(seededRandom(seed)), 100_000);
       return rate > 0.5e-3 && rate < 2e-3;
     }),
-    { numRuns: 3 },
+    // Fixed seed for the same reason (0.71–1.44·q over 40 random seeds).
+    { numRuns: 3, seed: 20_261_127 },
   );
 });
 
