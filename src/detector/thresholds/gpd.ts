@@ -8,6 +8,10 @@
  * golden-section search refines it; this is robust where Newton iterations on
  * Grimshaw's equation fail (few peaks, ties), and costs about 60 passes over
  * the peaks. ξ is kept ≥ −1, where the likelihood is bounded.
+ *
+ * SPOT itself uses `fitTail`: the same likelihood corrected for peaks that were
+ * only learnt because they stayed under the threshold (`fitTruncatedGpd`), with
+ * the exponential tail kept unless a free shape is clearly better.
  */
 
 /** A GPD fit: shape ξ and scale σ > 0. ξ = 0 is the exponential tail. */

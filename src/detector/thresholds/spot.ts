@@ -5,14 +5,16 @@
  * SPOT gathers `nInit` scores, takes their `initQuantile` quantile as the peak
  * level t, fits a generalised Pareto tail to the excesses over t and sets the
  * threshold z_q exceeded by a normal score with probability q. Each later score
- * above z_q is flagged and ignored; one between t and z_q is a new peak and the
- * tail is refitted; the rest only count. DSPOT runs the same on the deviation of
- * each score from the moving average of the last `depth` normal scores, so slow
- * drift of the score level does not raise alarms.
+ * above z_q is flagged and ignored; one between t and z_q is a new peak (the
+ * tail is refitted once 5% of the peaks are new, with the truncation
+ * correction of gpd.ts); the rest only count. DSPOT runs the same on the
+ * deviation of each score from the moving average of the last `depth` normal
+ * scores, so slow drift of the score level does not raise alarms.
  *
- * Memory: the initial batch (nInit doubles, kept for recalibration), a ring of
- * the newest `maxPeaks` excesses and, for DSPOT, a ring of `depth` scores. The
- * counts n and N_t are numbers, not buffers.
+ * Memory: the initial batch (nInit doubles, reused by a new warm-up after
+ * `recalibrate()`), a ring of the newest `maxPeaks` excesses with their
+ * truncation limits and, for DSPOT, a ring of `depth` scores. The counts n and
+ * N_t are numbers, not buffers.
  */
 
 import { calibrateLinear, calibrateRatio } from './calibration.ts';
