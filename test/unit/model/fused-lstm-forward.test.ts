@@ -47,6 +47,14 @@ describe('fused forward of the autoencoder', () => {
     });
   }
 
+  test('scores a large batch in chunks with the same result as in one call', () => {
+    const { fused } = twins({ windowSize: 12, hiddenUnits: [8], codeSize: 4 }, 2);
+    const whole = compileFusedForward(fused, { inferenceChunk: 100 })!;
+    const chunked = compileFusedForward(fused, { inferenceChunk: 4 })!;
+    const x = tf.randomNormal([9, 12, 2], 0, 1, 'float32', 3) as tf.Tensor3D;
+    assert.ok(maxAbsDiff(chunked(x), whole(x)) < 1e-6);
+  });
+
   test('gradients of the reconstruction loss match the reference network within 1e-4', () => {
     const { reference, fused } = twins({ windowSize: 10, hiddenUnits: [8], codeSize: 4 }, 2);
     const forward = compileFusedForward(fused)!;
