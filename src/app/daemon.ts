@@ -104,7 +104,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   ended.catch(() => {});
 
   const startAll = async () => {
-    const embedded = config.kafka.brokers.length === 0 && deps.source === undefined;
+    const embedded = config.kafka.brokers.length === 0;
     const metrics: Metrics = createMetrics({ topSensors: config.metrics.topSensors });
     const kafka = embedded ? undefined : createKafkaClient(config, logger);
     const source: DaemonSource =
@@ -127,7 +127,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       teardown.push('close metrics server', () => metricsServer?.stop());
       logger.info({ url: `http://${address.host}:${address.port}/metrics` }, 'metrics served');
     }
-    if (embedded) announceEmbedded(logger, config);
+    if (embedded && deps.source === undefined) announceEmbedded(logger, config);
 
     await initBackend({
       prefer: config.model.backend,

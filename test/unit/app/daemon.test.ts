@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { createDaemon, type DaemonSource } from '../../../src/app/daemon.ts';
+import { loadConfig } from '../../../src/config/load-config.ts';
+import type { SensorWindow, WindowScore, WindowScorer } from '../../../src/detector/index.ts';
+import type { Pipeline } from '../../../src/stream/pipeline.ts';
+
+const scorer: WindowScorer = {
+  version: 'fake',
+  windowSize: 4,
+  channels: ['value'],
+  async scoreBatch(windows: readonly SensorWindow[]): Promise<WindowScore[]> {
+    return windows.map((w) => ({
+      score: Math.max(...w.data),
+      perChannel: new Float32Array(1),
+      perStep: new Float32Array(w.size),
+    }));
+  },
+};
+
+/** A source of `count` readings of one sensor, with a spike near the end; acks are counted. */
+function fakeSource(count: number) {
+  const calls: string[] = [];
+  let acked = 0;
+  let resolveEnded: () => void = () => {};
+  const source: DaemonSource & { calls: string[]; acked: () => number } = {
+    kind: 'simulator',
+    calls,
+    acked: () => acked,
+    ended: new Promise<void>((resolve) => {
+      resolveEnded = resolve;
+    }),
+    async start(pipeline: Pipeline, gate) {
+      calls.push('start');
+      for (let i = 0; i < count; i++) {
+        await gate();
+        const value = i >= count - 8 ? 1_000 : Math.sin(i / 3);
+        pipeline.push({
+          topic: 't',
+          partition: 0,
+          offset: String(i),
+          key: 's',
+          value: JSON.stringify({ sensor: 's', ts: 1_000 * i, value }),
+          ack: () => acked++,
+        });
+      }
+      await pipeline.waitIdle();
+      resolveEnded();
+    },
+    async stopConsuming() {
+      calls.push('stopConsuming');
+    },
+    async commit() {
+      calls.push('commit');
+    },
+    async close() {
+      calls.push('close');
+    },
+    connected: () => 'not_configured',
+  };
+  return source;
+}
+
+function setup(count: number) {
+  const config = loadConfig({
+    env: {},
+    flags: {
+      window: { size: 4, stride: 1 },
+      input: { maxLatenessMs: 0 },
+      threshold: { method: 'rolling', rolling: { window: 100, warmup: 50, k: 6 } },
+      alerts: { confirmK: 1, confirmN: 1, cooldownMs: 0 },
+      metrics: { enabled: false },
+      model: { backend: 'cpu' },
+      shutdown: { timeoutMs: 2_000 },
+    },
+  });
+  let out = '';
+  const stdout = new Writable({
+    write(chunk, _encoding, done) {
+      out += String(chunk);
+      done();
+    },
+  });
+  const source = fakeSource(count);
+  const daemon = createDaemon({
+    config,
+    logger: pino({ level: 'silent' }),
+    stdout,
+    source,
+    scorer,
+  });
+  return { daemon, source, output: () => out };
+}
+
+describe('daemon', () => {
+  it('scores the input, prints alerts and acks every message', async () => {
+    const { daemon, source, output } = setup(200);
+    await daemon.start();
+    await daemon.ended;
+    assert.equal(source.acked(), 200);
+    assert.equal(daemon.stats()?.windowsScored, 197);
+    assert.match(output(), /FIRING {3}s: score/);
+    await daemon.stop();
+  });
+
+  it('shares one promise between concurrent start and stop calls', async () => {
+    const { daemon } = setup(10);
+    const [a, b] = [daemon.start(), daemon.start()];
+    assert.equal(a, b);
+    await a;
+    const [x, y] = [daemon.stop(), daemon.stop()];
+    assert.equal(x, y);
+    const report = await x;
+    assert.deepEqual(report.abandoned, []);
+    await assert.rejects(daemon.start());
+  });
+
+  it('tears down in order: stop consuming, drain, commit, close', async () => {
+    const { daemon, source } = setup(10);
+    await daemon.start();
+    const report = await daemon.stop();
+    assert.deepEqual(source.calls, ['start', 'stopConsuming', 'commit', 'close']);
+    assert.deepEqual(report.completed, [
+      'stop cold-start training',
+      'stop consuming',
+      'drain pipeline',
+      'commit offsets',
+      'close input',
+      'close pipeline',
+    ]);
+  });
+});
