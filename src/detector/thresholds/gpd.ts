@@ -254,16 +254,23 @@ export function fitTruncatedGpd(
   return { xi: Math.abs(xi) < XI_EPSILON ? 0 : xi, sigma: Math.exp(logSigma) };
 }
 
-/** χ²(1) 99.9% quantile: the likelihood-ratio bar a free shape must clear (strict, because the test is repeated at every refit). */
+/**
+ * χ²(1) 99.9% quantile: the likelihood-ratio bar a lighter-than-exponential
+ * tail must clear (strict, because the test is repeated at every refit).
+ */
 const LR_CRITICAL = 10.83;
+
+/** χ²(1) 95% quantile: the bar for a heavier-than-exponential tail (ξ > 0). */
+const LR_CRITICAL_HEAVIER = 3.841;
 
 /**
  * Fits the tail of truncated peaks (see fitTruncatedGpd), choosing between the
  * exponential tail (ξ = 0, one parameter) and the full GPD by a likelihood
- * ratio test at 0.1%. Truncation leaves little information about the shape above
- * the threshold, so a free ξ makes z_q wander (false-alarm rates from 0.5 to 4
- * times q on i.i.d. noise); the exponential tail, right for the light tails of
- * squared errors, is kept unless the data clearly say otherwise.
+ * ratio test (at 0.1% for a lighter tail, 5% for a heavier one). Truncation
+ * leaves little information about the shape above the threshold, so a free ξ
+ * makes z_q wander (false-alarm rates from 0.5 to 4 times q on i.i.d. noise);
+ * the exponential tail, right for the light tails of squared errors, is kept
+ * unless the data clearly say otherwise.
  */
 export function fitTail(
   peaks: Float64Array,
@@ -307,5 +314,9 @@ export function fitTail(
   const exponentialLl = Math.max(fa, fb);
   const general = fitTruncatedGpd(peaks, limits, count, plain);
   const generalLl = truncatedLogLikelihood(peaks, limits, count, general.xi, general.sigma);
-  return 2 * count * (generalLl - exponentialLl) > LR_CRITICAL ? general : exponential;
+  // Asymmetric bars: wrongly taking a lighter tail (ξ < 0) lowers z_q and starts
+  // the spiral of false alarms; wrongly taking a heavier one only makes SPOT a
+  // little conservative, so a heavier tail needs the usual 5% evidence.
+  const bar = general.xi > 0 ? LR_CRITICAL_HEAVIER : LR_CRITICAL;
+  return 2 * count * (generalLl - exponentialLl) > bar ? general : exponential;
 }
