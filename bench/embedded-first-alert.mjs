@@ -10,7 +10,6 @@ const child = spawn(process.execPath, ['bin/tsad.mjs', 'run', '--metrics-port', 
 });
 let first,
   url,
-  lines = 0,
   metricsOk = false,
   err = '';
 child.stderr.on('data', (d) => {
@@ -19,7 +18,6 @@ child.stderr.on('data', (d) => {
   if (m && !url) url = m[1].replace('0.0.0.0', '127.0.0.1');
 });
 child.stdout.on('data', async (d) => {
-  lines += String(d).split('\n').filter(Boolean).length;
   if (first === undefined) {
     first = (Date.now() - started) / 1000;
     const body = await (await fetch(url)).text();

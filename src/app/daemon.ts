@@ -219,6 +219,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
           maxLatenessMs: config.input.maxLatenessMs,
           maxGapMs:
             config.input.gapPolicy === 'bridge' ? Number.POSITIVE_INFINITY : config.input.maxGapMs,
+          duplicatePolicy: config.input.duplicatePolicy,
         },
         maxBatchSize: config.batching.maxBatchSize,
         maxDelayMs: config.batching.maxDelayMs,

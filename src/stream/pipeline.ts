@@ -98,6 +98,11 @@ export interface PipelineDeps<E extends AlertLike> {
   logger: PipelineLogger;
   /** Windows that arrive while no model is loaded (cold start collects them to train on). */
   onUnscored?: (window: SensorWindow) => void;
+  /**
+   * Every scored window with its score and verdict (the retraining scheduler's
+   * reservoir and drift detector). Must be cheap; exceptions are logged.
+   */
+  onScored?: (window: SensorWindow, score: WindowScore, anomalous: boolean) => void;
   now?: () => number;
   scheduler?: SchedulerLike;
 }
@@ -295,6 +300,13 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
         observer.thresholdValue(window.sensor, verdict.threshold, score.score);
         observer.endToEndLatency(Math.max(0, now() - window.endTs) / 1000);
         events.push(...verdict.events);
+        if (deps.onScored) {
+          try {
+            deps.onScored(window, score, verdict.anomalous);
+          } catch (error) {
+            logger.warn({ err: error }, 'onScored hook failed');
+          }
+        }
         const scored = {
           sensor: window.sensor,
           startTs: window.startTs,

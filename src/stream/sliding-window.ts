@@ -7,7 +7,8 @@
  * previous one. The rules for readings that do not fit (documented in
  * docs/messages.md):
  *
- * - same timestamp as a reading already seen: dropped, counted `duplicate`;
+ * - same timestamp as a reading already seen: dropped, counted `duplicate` (with
+ *   `duplicatePolicy: replace` the newer one replaces a reading still waiting to be placed);
  * - older than the last reading already windowed (beyond the lateness): dropped, `late`;
  * - more than `maxGapMs` after the previous reading: the ring restarts (`gap_restart`);
  * - a channel set different from the ring's: the ring restarts with the new set
@@ -35,6 +36,11 @@ export interface SlidingWindowOptions {
   maxReorderReadings: number;
   /** Sensors held at once; beyond it the least recently seen sensor's state is dropped. */
   maxSensors: number;
+  /**
+   * A second reading with a timestamp already seen: `drop` it, or `replace`
+   * the first while that one still waits for reordering (once windowed, it stays).
+   */
+  duplicatePolicy: 'drop' | 'replace';
 }
 
 export const defaultSlidingWindowOptions: Readonly<SlidingWindowOptions> = Object.freeze({
@@ -44,6 +50,7 @@ export const defaultSlidingWindowOptions: Readonly<SlidingWindowOptions> = Objec
   maxGapMs: 60_000,
   maxReorderReadings: 256,
   maxSensors: 100_000,
+  duplicatePolicy: 'drop',
 });
 
 /** A reading with whatever the caller needs back once it has been placed or dropped. */
@@ -241,9 +248,16 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
         if (s.pending[mid]!.ts < ts) lo = mid + 1;
         else hi = mid;
       }
-      if (s.pending[lo]?.ts === ts) {
-        out.acks.push(item.ack);
+      const same = s.pending[lo];
+      if (same?.ts === ts) {
         out.drops.push('duplicate');
+        if (o.duplicatePolicy === 'replace') {
+          // The first reading is the one dropped: its ack goes, the newcomer takes its place.
+          out.acks.push(same.ack);
+          s.pending[lo] = { ts, values, ack: item.ack, arrivedAt: item.arrivedAt };
+        } else {
+          out.acks.push(item.ack);
+        }
         return out;
       }
       s.pending.splice(lo, 0, { ts, values, ack: item.ack, arrivedAt: item.arrivedAt });

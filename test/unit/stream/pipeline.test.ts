@@ -111,6 +111,7 @@ function setup(overrides: { scorer?: WindowScorer | undefined; alertFailures?: n
   const dead: Array<{ offset: string; reason: RejectReason }> = [];
   const unscored: SensorWindow[] = [];
   let alertFailures = overrides.alertFailures ?? 0;
+  const hooked: Array<{ end: number; score: number; anomalous: boolean }> = [];
   const counts = { consumed: 0, dropped: [] as string[], scoredBatches: 0 };
   const observer: PipelineObserver = {
     ...nullObserver,
@@ -144,8 +145,9 @@ function setup(overrides: { scorer?: WindowScorer | undefined; alertFailures?: n
     observer,
     logger: quiet,
     onUnscored: (w) => unscored.push(w),
+    onScored: (w, score, anomalous) => hooked.push({ end: w.endTs, score: score.score, anomalous }),
   });
-  return { pipeline, detector, alerts, dead, unscored, counts };
+  return { pipeline, detector, alerts, dead, unscored, counts, hooked };
 }
 
 describe('pipeline', () => {
@@ -172,6 +174,19 @@ describe('pipeline', () => {
     assert.equal(counts.consumed, 8);
     assert.ok(counts.scoredBatches >= 1);
     assert.equal(pipeline.stats().windowsScored, 6);
+    await pipeline.close();
+  });
+
+  it('hands every scored window with its verdict to the onScored hook', async () => {
+    const { pipeline, hooked } = setup();
+    for (const [i, v] of [1, 2, 300, 4].entries()) {
+      pipeline.push(message(i, { sensor: 's', ts: i, value: v }, []));
+    }
+    await pipeline.waitIdle();
+    assert.deepEqual(hooked, [
+      { end: 2, score: 300, anomalous: true },
+      { end: 3, score: 300, anomalous: true },
+    ]);
     await pipeline.close();
   });
 

@@ -119,6 +119,24 @@ describe('window store', () => {
     );
   });
 
+  it('replaces a waiting reading by a duplicate when the policy says replace', () => {
+    const { windows, drops, acks } = run({ maxLatenessMs: 10, duplicatePolicy: 'replace' }, [
+      item(1, 1),
+      item(2, 2),
+      item(2, 20),
+    ]);
+    assert.deepEqual(drops, ['duplicate']);
+    assert.deepEqual(acks, [2], 'the replaced reading is acknowledged as dropped');
+    const { windows: later } = run({ maxLatenessMs: 0, duplicatePolicy: 'replace' }, [
+      item(1, 1),
+      item(2, 2),
+      item(2, 20),
+      item(3, 3),
+    ]);
+    assert.deepEqual([...later[0]!.data], [1, 2, 3], 'a windowed reading is not replaced');
+    assert.equal(windows.length, 0);
+  });
+
   it('restarts the window after a gap longer than maxGapMs', () => {
     const { drops, ends } = run(
       { maxGapMs: 10 },
