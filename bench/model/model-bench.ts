@@ -76,7 +76,12 @@ export interface ModelBenchReport {
   env: Record<string, string | null>;
   options: Required<Omit<ModelBenchOptions, 'log' | 'configs'>>;
   defaultImplementation: LstmImplementation;
-  keras: { available: boolean; reason: string | null; tensorflowVersion: string | null };
+  keras: {
+    available: boolean;
+    reason: string | null;
+    tensorflowVersion: string | null;
+    kerasVersion: string | null;
+  };
   results: Array<{
     config: BenchModelConfig;
     tsad: Partial<Record<LstmImplementation, ImplementationTimings>>;
@@ -200,6 +205,7 @@ export async function runModelBench(options: ModelBenchOptions = {}): Promise<Mo
       available: keras !== null,
       reason: kerasReason,
       tensorflowVersion: keras?.tensorflowVersion ?? null,
+      kerasVersion: keras?.kerasVersion ?? null,
     },
     results,
   };
