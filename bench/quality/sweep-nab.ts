@@ -78,6 +78,7 @@ interface Variant {
   threshold: ThresholdOptions;
   suppressFraction: number;
   suppressFactor: number;
+  suppressLevel?: number;
 }
 
 function rawOf(c: Cached, v: Variant): Float64Array {
@@ -108,10 +109,10 @@ function run(v: Variant) {
     const probationary = nabProbationaryRows(c.windowMean.length);
     const scores = reportedScores(
       judged.calibrated,
-      judged.anomalous,
       probationary,
       Math.round(v.suppressFraction * probationary),
       v.suppressFactor,
+      v.suppressLevel ?? 0.5,
     );
     return {
       name: c.file,
@@ -139,7 +140,21 @@ const thresholds: Record<string, ThresholdOptions> = {
   telemanom: { method: 'telemanom' },
 };
 const extra = process.env['SWEEP'] ?? 'methods';
-if (extra === 'methods') {
+if (process.env['VARIANTS'] !== undefined) {
+  // A JSON list of partial variants over the configured NAB settings.
+  const base: Variant = {
+    name: '',
+    reduction: config.reduction === 'window' ? 'windowMean' : 'lastStep',
+    smoothingSpan: config.smoothingSpan,
+    threshold: config.threshold,
+    suppressFraction: config.suppressFraction,
+    suppressFactor: config.suppressFactor,
+    suppressLevel: config.suppressLevel,
+  };
+  for (const partial of JSON.parse(process.env['VARIANTS']) as Partial<Variant>[]) {
+    variants.push({ ...base, ...partial, name: JSON.stringify(partial) });
+  }
+} else if (extra === 'methods') {
   for (const [name, threshold] of Object.entries(thresholds)) {
     for (const reduction of ['windowMean', 'lastStep'] as const) {
       variants.push({

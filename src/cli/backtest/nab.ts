@@ -27,6 +27,12 @@ export interface NabBacktestConfig extends ReplayConfig {
    */
   suppressFraction: number;
   suppressFactor: number;
+  /**
+   * The calibrated score from which a row counts as an event onset for the
+   * suppression (0.5 is the detector's own threshold). NAB sweeps its threshold
+   * below 0.5 too, so a lower level also keeps those reports to one per event.
+   */
+  suppressLevel: number;
 }
 
 /** Detector name in NAB's results layout. */
@@ -40,15 +46,16 @@ export function nabProbationaryRows(rows: number): number {
 /**
  * Turns the detector's calibrated scores into the reported anomaly scores:
  * zero inside the probationary rows (NAB does not score them) and damped for
- * `suppressRows` rows after each flagged row, so an event is reported at its
- * onset. Uses only rows up to the current one.
+ * `suppressRows` rows after each onset (an undamped row with a calibrated
+ * score ≥ `suppressLevel`), so an event is reported once, at its onset.
+ * Uses only rows up to the current one.
  */
 export function reportedScores(
   calibrated: ArrayLike<number>,
-  anomalous: ArrayLike<number>,
   probationary: number,
   suppressRows: number,
   suppressFactor: number,
+  suppressLevel = 0.5,
 ): Float64Array {
   const out = new Float64Array(calibrated.length);
   let lastFlag = Number.NEGATIVE_INFINITY;
@@ -61,7 +68,7 @@ export function reportedScores(
     }
     const suppressed = i - lastFlag <= suppressRows;
     out[i] = suppressed ? value * suppressFactor : value;
-    if (anomalous[i] === 1 && !suppressed) lastFlag = i;
+    if (value >= suppressLevel && !suppressed) lastFlag = i;
   }
   return out;
 }
@@ -136,10 +143,10 @@ export async function runNabBacktest(request: NabBacktestRequest): Promise<NabFi
       );
       const scores = reportedScores(
         replay.calibrated,
-        replay.anomalous,
         probationary,
         Math.round(request.config.suppressFraction * probationary),
         request.config.suppressFactor,
+        request.config.suppressLevel,
       );
       const out = nabResultsPath(request.out, NAB_DETECTOR, file);
       writeNabResultsCsv(out, {

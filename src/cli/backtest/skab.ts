@@ -22,6 +22,8 @@ import { type ReplayConfig, replaySeries } from './replay.ts';
 export interface SkabBacktestConfig extends ReplayConfig {
   /** Also train on `anomaly-free/anomaly-free.csv` when the data folder has it. */
   useAnomalyFree: boolean;
+  /** Every this many rows one anomaly-free window starts: a sample keeps training short. */
+  anomalyFreeStride: number;
   /**
    * A flagged row keeps the prediction at 1 for this many further rows:
    * SKAB's faults last minutes, and its point-wise F1 counts every row of them.
@@ -87,7 +89,12 @@ export async function runSkabBacktest(request: SkabBacktestRequest): Promise<Ska
   const freeFile = path.join(request.input, 'anomaly-free', 'anomaly-free.csv');
   if (request.config.useAnomalyFree && fs.existsSync(freeFile)) {
     const free = readSkabCsv(freeFile);
-    extra = windowsFromSeries(flatten(sortedChannels(free)), free.channels.length, size);
+    extra = windowsFromSeries(
+      flatten(sortedChannels(free)),
+      free.channels.length,
+      size,
+      request.config.anomalyFreeStride,
+    );
   }
   const progress = request.progress
     ? createProgress({ total: files.length, label: 'backtest SKAB' })

@@ -44,6 +44,7 @@ const skabConfig: SkabBacktestConfig = {
   ...nabConfig,
   reduction: 'window',
   useAnomalyFree: true,
+  anomalyFreeStride: 4,
   holdRows: 3,
 };
 
@@ -147,8 +148,7 @@ describe('backtest', () => {
 
   it('reports a flagged event once and keeps probationary rows at zero', () => {
     const calibrated = [0.9, 0.9, 0.2, 0.7, 0.8, 0.6, 0.1, 0.1, 0.9];
-    const anomalous = [1, 1, 0, 1, 1, 1, 0, 0, 1];
-    const out = reportedScores(calibrated, anomalous, 2, 3, 0);
+    const out = reportedScores(calibrated, 2, 3, 0, 0.5);
     assert.deepEqual(Array.from(out), [0, 0, 0.2, 0.7, 0, 0, 0, 0.1, 0.9]);
   });
 

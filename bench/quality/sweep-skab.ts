@@ -1,0 +1,126 @@
+/**
+ * Tuning aid for the SKAB configuration, like sweep-nab.ts: scores every
+ * labelled file once (cached as JSON), then tries threshold settings and
+ * prediction holds on the cached scores and prints each one's SKAB metrics.
+ *
+ *   node --import tsx bench/quality/sweep-skab.ts [--benchmarks ../shared/benchmarks]
+ *     [--cache /tmp/skab-scores.json] [--config <file>]   (VARIANTS='[{...}]')
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { readBacktestConfig } from '../../src/cli/backtest/backtest-config.ts';
+import { judgeScores, scoreSeries } from '../../src/cli/backtest/replay.ts';
+import { holdPredictions } from '../../src/cli/backtest/skab.ts';
+import { listSkabFiles, readSkabCsv, SKAB_FIT_ROWS } from '../../src/cli/benchmark-files.ts';
+import { evaluateSkab } from '../../src/detector/evaluation/evaluate-skab.ts';
+import type { ThresholdOptions } from '../../src/detector/thresholds/threshold.ts';
+import { initBackend } from '../../src/model/backend.ts';
+import { windowsFromSeries } from '../../src/model/windows.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    benchmarks: { type: 'string', default: path.join('..', 'shared', 'benchmarks') },
+    cache: { type: 'string', default: '/tmp/tsad-skab-scores.json' },
+    config: { type: 'string' },
+  },
+});
+const dataDir = path.join(args.benchmarks as string, 'skab', 'data');
+const config = readBacktestConfig(args.config).skab;
+
+interface Cached {
+  file: string;
+  fitWindows: number;
+  windowMean: number[];
+  lastStep: number[];
+}
+
+function sorted<T extends { channels: readonly string[]; values: number[][] }>(s: T) {
+  const order = s.channels
+    .map((name, i) => ({ name, i }))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const flat = new Float32Array(s.values.length * order.length);
+  s.values.forEach((row, r) => {
+    order.forEach((o, k) => {
+      flat[r * order.length + k] = row[o.i]!;
+    });
+  });
+  return { channels: order.map((o) => o.name), flat };
+}
+
+let cached: Cached[];
+if (fs.existsSync(args.cache as string)) {
+  cached = JSON.parse(fs.readFileSync(args.cache as string, 'utf8'));
+} else {
+  await initBackend();
+  const free = sorted(readSkabCsv(path.join(dataDir, 'anomaly-free', 'anomaly-free.csv')));
+  const extra = config.useAnomalyFree
+    ? windowsFromSeries(free.flat, 8, config.model.windowSize, config.anomalyFreeStride)
+    : [];
+  cached = [];
+  const started = Date.now();
+  for (const file of listSkabFiles(dataDir)) {
+    const s = readSkabCsv(path.join(dataDir, file));
+    const { channels, flat } = sorted(s);
+    const scored = await scoreSeries(
+      {
+        values: flat,
+        timestamps: s.timestamps,
+        channels,
+        fitRows: SKAB_FIT_ROWS,
+        extraTrainingWindows: extra,
+      },
+      config,
+    );
+    cached.push({
+      file,
+      fitWindows: scored.fitWindows,
+      windowMean: Array.from(scored.windowMean),
+      lastStep: Array.from(scored.lastStep),
+    });
+    process.stderr.write(`${file} ${Date.now() - started} ms\n`);
+  }
+  fs.writeFileSync(args.cache as string, JSON.stringify(cached));
+}
+const data = new Map(cached.map((c) => [c.file, readSkabCsv(path.join(dataDir, c.file))]));
+
+interface Variant {
+  reduction: 'windowMean' | 'lastStep';
+  smoothingSpan: number;
+  threshold: ThresholdOptions;
+  holdRows: number;
+}
+const base: Variant = {
+  reduction: config.reduction === 'window' ? 'windowMean' : 'lastStep',
+  smoothingSpan: config.smoothingSpan,
+  threshold: config.threshold,
+  holdRows: config.holdRows,
+};
+const partials = JSON.parse(process.env['VARIANTS'] ?? '[{}]') as Partial<Variant>[];
+for (const partial of partials) {
+  const v = { ...base, ...partial };
+  const parts = cached.map((c) => {
+    const raw = Float64Array.from(v.reduction === 'windowMean' ? c.windowMean : c.lastStep, (x) =>
+      x === null ? Number.NaN : x,
+    );
+    const judged = judgeScores(raw, c.fitWindows, v);
+    const d = data.get(c.file)!;
+    const predicted = holdPredictions(judged.anomalous, v.holdRows).subarray(SKAB_FIT_ROWS);
+    const cp = new Uint8Array(predicted.length);
+    predicted.forEach((a, i) => {
+      cp[i] = i === 0 ? a : a === predicted[i - 1] ? 0 : 1;
+    });
+    return {
+      name: c.file,
+      timestamps: d.timestamps.slice(SKAB_FIT_ROWS),
+      trueAnomaly: d.anomaly.subarray(SKAB_FIT_ROWS),
+      trueChangepoint: d.changepoint.subarray(SKAB_FIT_ROWS),
+      predictedAnomaly: predicted,
+      predictedChangepoint: cp,
+    };
+  });
+  const e = evaluateSkab(parts);
+  process.stdout.write(
+    `${JSON.stringify({ variant: partial, F1: e.F1, FAR: e.FAR, MAR: e.MAR, cp: e.changepoint.Standard })}\n`,
+  );
+}
