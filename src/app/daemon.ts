@@ -234,6 +234,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       observer: metrics,
       logger,
       onUnscored: (window) => coldStart.offer(window),
+      waitForScorer: () => coldStart.training()?.then(() => scorer),
     });
     const activePipeline = pipeline;
     teardown.push('close pipeline', () => activePipeline.close());
@@ -418,6 +419,8 @@ function createColdStart(deps: ColdStartDeps) {
     gate(): Promise<void> {
       return training ?? Promise.resolve();
     },
+    /** The training run in progress, if any. */
+    training: () => training,
     async stop() {
       abort.abort(new Error('daemon stopping'));
       await training;

@@ -96,6 +96,12 @@ export interface PipelineDeps<E extends AlertLike> {
   scoredWindows?: readonly ScoredWindowSink[];
   observer: PipelineObserver;
   logger: PipelineLogger;
+  /**
+   * While no model is loaded: a promise of the model being trained right now,
+   * or undefined when none is. Windows then wait for it (holding back the
+   * source through `inFlight`) instead of passing by unscored.
+   */
+  waitForScorer?: () => Promise<WindowScorer | undefined> | undefined;
   /** Windows that arrive while no model is loaded (cold start collects them to train on). */
   onUnscored?: (window: SensorWindow) => void;
   /**
@@ -254,7 +260,11 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
 
   /** Scores one micro-batch and hands every result on; never rejects. */
   const processBatch = async (batch: TrackedWindow[]): Promise<void> => {
-    const scorer = deps.scorer();
+    let scorer = deps.scorer();
+    if (scorer === undefined) {
+      const training = deps.waitForScorer?.();
+      if (training) scorer = await training.catch(() => undefined);
+    }
     if (scorer === undefined) {
       for (const item of batch) {
         stats.windowsUnscored++;

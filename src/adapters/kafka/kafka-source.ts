@@ -95,6 +95,9 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     // A rejoining member waits at most this long for the others; keeps rebalances short.
     rebalanceTimeout: Math.max(config.kafka.sessionTimeoutMs, 10_000),
     maxBytesPerPartition: Math.max(config.kafka.maxMessageBytes, 1_048_576),
+    // A fetch long-polls this long when there is nothing new; disconnect waits
+    // for it, so a short wait keeps the shutdown well inside its budget.
+    maxWaitTimeInMs: 1_000,
   });
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const trackers = new Map<string, PartitionTracker>();

@@ -256,6 +256,37 @@ describe('pipeline', () => {
     await pipeline.close();
   });
 
+  it('holds windows while the first model trains, then scores them', async () => {
+    let current: WindowScorer | undefined;
+    let trained: (s: WindowScorer) => void = () => {};
+    const training = new Promise<WindowScorer>((resolve) => {
+      trained = resolve;
+    });
+    const detector = fakeDetector();
+    const pipeline = createPipeline<FakeAlert>({
+      options: { window: { size: 3, maxLatenessMs: 0 }, maxBatchSize: 4, maxDelayMs: 1 },
+      scorer: () => current,
+      waitForScorer: () => training,
+      detector,
+      alerts: { send: async () => {} },
+      deadLetters: { send: async () => {} },
+      observer: nullObserver,
+      logger: quiet,
+    });
+    const acked: number[] = [];
+    for (const i of [0, 1, 2, 3])
+      pipeline.push(message(i, { sensor: 's', ts: i, value: i }, acked));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(detector.seen.length, 0, 'nothing scored before the model exists');
+    assert.ok(pipeline.inFlight() > 0, 'the waiting windows count as in flight');
+    current = fakeScorer();
+    trained(current);
+    await pipeline.waitIdle();
+    assert.equal(detector.seen.length, 2);
+    assert.equal(acked.length, 4);
+    await pipeline.close();
+  });
+
   it('drops the state of sensors of a revoked partition and forgets their detectors', async () => {
     const { pipeline, detector } = setup();
     pipeline.push(message(0, { sensor: 'a', ts: 1, value: 1 }, [], 0));
