@@ -14,19 +14,10 @@ import { registerRun } from './commands/run.ts';
 import { registerScore } from './commands/score.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerTrain } from './commands/train.ts';
+import { type CliContext, EXIT } from './context.ts';
 import { helpWithDefaults } from './help.ts';
 
-/** What main.ts hands every command: the signal that asks it to stop. */
-export interface CliContext {
-  /** Aborted on SIGINT/SIGTERM; long-running commands stop gracefully. */
-  shutdownSignal: AbortSignal;
-  /** Where a command writes its results (stdout by default). */
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
-
-/** Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+export { type CliContext, EXIT } from './context.ts';
 
 /** Builds the program; exported so tests can inspect the commands and options. */
 export function buildProgram(context: CliContext): Command {

@@ -21,7 +21,7 @@ import {
 import { kafkaClientOptions } from '../../config/kafka-client-options.ts';
 import type { Config } from '../../config/schema.ts';
 import { initBackend } from '../../model/backend.ts';
-import { type CliContext, EXIT } from '../cli.ts';
+import { type CliContext, EXIT } from '../context.ts';
 
 /** How a check came out: `skip` = not configured; `warn` = works, but look at it. */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
