@@ -327,7 +327,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     planAhead(sensor);
     const ts = tsOf(sensor, at);
     const { random } = sensor;
-    sensor.wander = 0.98 * sensor.wander + 0.2 * random.normal();
+    sensor.wander = 0.9 * sensor.wander + 0.2 * random.normal();
     const daily = Math.sin((2 * Math.PI * (ts % DAY_MS)) / DAY_MS - Math.PI / 2);
     const load = 0.6 * daily + 0.3 * sensor.wander;
     const days = (ts - startTs) / DAY_MS;
@@ -427,7 +427,7 @@ function drawMagnitude(kind: AnomalyKind, random: Random): number {
     case 'drift':
       return random.sign() * random.uniform(2, 3);
     case 'noise_burst':
-      return random.uniform(6, 10);
+      return random.uniform(8, 12);
     case 'frequency_change':
       return random.next() < 0.5 ? random.uniform(2.5, 4) : random.uniform(0.25, 0.4);
     case 'stuck':
