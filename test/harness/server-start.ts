@@ -34,8 +34,8 @@ export async function startWithRetry<T>(
       if (!BIND_ERROR.test(log)) break;
     }
   }
-  const proc = lastError instanceof Error ? lastError.message : String(lastError);
-  throw new TsadError('TSAD_ERR_SERVICE_START', `${name} did not start: ${proc}`, {
+  const reason = lastError instanceof Error ? lastError.message : String(lastError);
+  throw new TsadError('TSAD_ERR_SERVICE_START', `${name} did not start: ${reason}`, {
     cause: lastError,
   });
 }
