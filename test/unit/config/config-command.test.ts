@@ -99,6 +99,22 @@ describe('tsad config print', () => {
     }
   });
 
+  it('makes every config-reading command exit 2 on a bad config, naming each bad field', async () => {
+    const file = path.join(dir, 'bad-for-all.yaml');
+    fs.writeFileSync(file, 'window:\n  stride: 0\nalerts:\n  confirmK: 9\n  confirmN: 2\n');
+    for (const command of [
+      ['run'],
+      ['simulate', '--brokers', 'x:1'],
+      ['doctor'],
+      ['config', 'print'],
+    ]) {
+      const { code, err } = await run([...command, '--config', file]);
+      assert.equal(code, 2, `tsad ${command.join(' ')}`);
+      assert.match(err, /- window\.stride = 0 .*must be ≥ 1/);
+      assert.match(err, /- alerts\.confirmK = 9 .*at most alerts\.confirmN \(2\)/);
+    }
+  });
+
   it('exits 2 for an unknown --set path, suggesting the right one', async () => {
     const { code, err } = await run(['config', 'print', '--set', 'window.sise=3']);
     assert.equal(code, 2);
