@@ -16,10 +16,7 @@ import {
   loadCommandConfig,
 } from '../../config/cli-options.ts';
 import { TsadError } from '../../errors.ts';
-import type { CliContext } from '../cli.ts';
-
-// cli.ts's EXIT codes, repeated: a value import of cli.ts from a command would be a cycle.
-const EXIT = { ok: 0, failure: 1 } as const;
+import { type CliContext, EXIT } from '../context.ts';
 
 /** The shortcut flags of `tsad run`, each bound to a setting. */
 export const RUN_FLAGS: readonly ConfigFlag[] = [
