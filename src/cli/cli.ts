@@ -51,6 +51,10 @@ export async function runCli(argv: string[], context: Partial<CliContext> = {}):
     stderr: context.stderr ?? process.stderr,
   };
   const program = buildProgram(full);
+  // Commands report a non-zero outcome through process.exitCode; read this
+  // call's own and leave the caller's as it was (tests call runCli many times).
+  const callersExitCode = process.exitCode;
+  process.exitCode = undefined;
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
@@ -67,5 +71,7 @@ export async function runCli(argv: string[], context: Partial<CliContext> = {}):
     }
     full.stderr.write(`tsad: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT.failure;
+  } finally {
+    process.exitCode = callersExitCode;
   }
 }
