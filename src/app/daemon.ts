@@ -23,17 +23,28 @@ import { createMetrics, type Metrics } from '../adapters/metrics/create-metrics.
 import { createMetricsServer, type MetricsServer } from '../adapters/metrics/metrics-server.ts';
 import { createStdoutAlertSink } from '../adapters/stdout/stdout-alerts.ts';
 import type { Config } from '../config/schema.ts';
+import { createDriftDetector } from '../detector/drift-detector.ts';
 import type { AlertEvent } from '../detector/index.ts';
 import { createDetectorRegistry, type ThresholdOptions } from '../detector/index.ts';
+import { createTrainingReservoir } from '../detector/training-reservoir.ts';
 import type { SensorWindow, WindowScorer } from '../detector/types.ts';
 import { TsadError } from '../errors.ts';
 import { initBackend } from '../model/backend.ts';
+import type { ModelConfig } from '../model/config.ts';
 import { loadAutoencoder } from '../model/load-autoencoder.ts';
+import { isSavableModel, type ModelRegistry, openModelRegistry } from '../model/registry.ts';
 import { trainInWorker } from '../model/train-in-worker.ts';
 import { createPipeline, type Pipeline, type PipelineStats } from '../stream/pipeline.ts';
 import type { AlertSink, DeadLetterSink, ScoredWindowSink } from '../stream/ports.ts';
 import { createEmbeddedSource, embeddedBacklog } from './embedded-source.ts';
 import type { Logger } from './logger.ts';
+import { createModelSwitch, type SwitchableModel } from './model-switch.ts';
+import {
+  createRetrainingScheduler,
+  DEFAULT_RETRAINING_POLICY,
+  type RetrainingScheduler,
+  type TrainingOutcome,
+} from './retraining.ts';
 import { createTeardown, type TeardownReport } from './teardown.ts';
 
 /** Where the daemon's messages come from (Kafka or the simulator). */
@@ -93,7 +104,9 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   let stopping: Promise<TeardownReport> | undefined;
   let metricsServer: MetricsServer | undefined;
   let pipeline: Pipeline | undefined;
-  let scorer: WindowScorer | undefined = deps.scorer;
+  // The one reference to the model in use: retraining swaps it between batches.
+  const models = createModelSwitch(deps.scorer ? asSwitchable(deps.scorer) : null);
+  const currentModel = (): WindowScorer | undefined => models.current() ?? undefined;
   let resolveEnded: () => void = () => {};
   let rejectEnded: (error: unknown) => void = () => {};
   const ended = new Promise<void>((resolve, reject) => {
@@ -121,7 +134,10 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         host: config.metrics.host,
         port: config.metrics.port,
         registry: metrics.registry,
-        health: () => ({ kafkaConnected: source.connected(), modelLoaded: scorer !== undefined }),
+        health: () => ({
+          kafkaConnected: source.connected(),
+          modelLoaded: models.current() !== null,
+        }),
       });
       const address = await metricsServer.start();
       teardown.push('close metrics server', () => metricsServer?.stop());
@@ -133,11 +149,26 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       prefer: config.model.backend,
       warn: (message) => logger.warn({ backend: config.model.backend }, message),
     });
-    if (scorer === undefined && config.model.path !== undefined) {
-      scorer = await loadAutoencoder(config.model.path, { windowSize: config.window.size });
-      logger.info({ model: scorer.version, channels: scorer.channels }, 'model loaded');
+    const registry = config.model.registryDir
+      ? await openModelRegistry(config.model.registryDir, config.retraining.keepVersions)
+      : undefined;
+    if (models.current() === null && config.model.path !== undefined) {
+      const loaded = await loadAutoencoder(config.model.path, { windowSize: config.window.size });
+      models.swap(loaded);
+      logger.info({ model: loaded.version, channels: loaded.channels }, 'model loaded');
+    } else if (models.current() === null && registry) {
+      const active = await registry.loadActive({ windowSize: config.window.size });
+      if (active) {
+        models.swap(active);
+        logger.info(
+          { model: active.version, channels: active.channels, registry: registry.dir },
+          'model loaded: the active version of the registry',
+        );
+      }
     }
-    if (scorer) metrics.modelLoaded(scorer.version, Date.now());
+    const loaded = models.current();
+    if (loaded) metrics.modelLoaded(loaded.version, modelCreatedAt(loaded));
+    teardown.push('dispose model', async () => models.dispose());
 
     const detector = createDetectorRegistry(
       { threshold: thresholdOptions(config), alert: alertPolicy(config) },
@@ -187,15 +218,35 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       });
     }
 
+    const retraining = createRetraining({
+      config,
+      logger,
+      models,
+      registry,
+      recalibrate: (scale) => detector.recalibrateAll(scale === null ? {} : { scale }),
+      onOutcome: (outcome) => {
+        const next = models.current();
+        if (outcome.outcome === 'promoted' && next) {
+          metrics.modelLoaded(next.version, modelCreatedAt(next));
+        }
+        const label = TRAINING_OUTCOME_LABEL[outcome.outcome];
+        if (label)
+          metrics.trainingRun(label, outcome.durationMs / 1000, trainingLoss(next, outcome));
+      },
+    });
+
     const coldStart = createColdStart({
       config,
       logger,
       onModel: (model) => {
-        scorer = model;
+        models.swap(asSwitchable(model));
         metrics.modelLoaded(model.version, Date.now());
+        void registerColdStartModel(registry, model, logger);
+        retraining.start();
       },
       onTraining: (outcome, seconds) => metrics.trainingRun(outcome, seconds),
     });
+    if (models.current() !== null) retraining.start();
 
     const alerts: AlertSink<AlertEvent> = {
       async send(events) {
@@ -226,7 +277,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         highWaterMark: config.batching.highWaterMark,
         staleAfterMs: Math.max(100, Math.min(config.input.maxLatenessMs, 5_000)),
       },
-      scorer: () => scorer,
+      scorer: () => (models.current() ? models : undefined),
       detector,
       alerts,
       deadLetters,
@@ -234,7 +285,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       observer: metrics,
       logger,
       onUnscored: (window) => coldStart.offer(window),
-      waitForScorer: () => coldStart.training()?.then(() => scorer),
+      waitForScorer: () => coldStart.training()?.then(currentModel),
+      onScored: (window, score, anomalous) => retraining.observe(window, score.score, anomalous),
     });
     const activePipeline = pipeline;
     teardown.push('close pipeline', () => activePipeline.close());
@@ -242,6 +294,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     teardown.push('commit offsets', () => source.commit());
     teardown.push('drain pipeline', () => activePipeline.drain());
     teardown.push('stop consuming', () => source.stopConsuming());
+    teardown.push('stop retraining', () => retraining.stop());
     teardown.push('stop cold-start training', () => coldStart.stop());
 
     await source.start(activePipeline, () => coldStart.gate());
@@ -252,11 +305,11 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     logger.info(
       {
         source: source.kind,
-        model: scorer?.version ?? null,
+        model: models.current()?.version ?? null,
         window: config.window.size,
         stride: config.window.stride,
       },
-      scorer
+      models.current()
         ? 'daemon started'
         : `daemon started; cold start: collecting ${config.model.warmupWindows} windows`,
     );
@@ -292,7 +345,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     },
     ended,
     metricsAddress: () => metricsServer?.address(),
-    modelVersion: () => scorer?.version,
+    modelVersion: () => models.current()?.version,
     stats: () => pipeline?.stats(),
   };
 }
@@ -426,4 +479,137 @@ function createColdStart(deps: ColdStartDeps) {
       await training;
     },
   };
+}
+
+/** A scorer the model switch can hold; test scorers without dispose() get a no-op one. */
+function asSwitchable(scorer: WindowScorer): SwitchableModel {
+  if ('dispose' in scorer && typeof scorer.dispose === 'function') return scorer as SwitchableModel;
+  return {
+    version: scorer.version,
+    windowSize: scorer.windowSize,
+    channels: scorer.channels,
+    scoreBatch: (windows, options) => scorer.scoreBatch(windows, options),
+    dispose() {},
+  };
+}
+
+/** The model's creation time (for tsad_model_age_seconds), now when it does not say. */
+function modelCreatedAt(model: WindowScorer): number {
+  const createdAt = (model as { metadata?: { createdAt?: string } }).metadata?.createdAt;
+  const ms = createdAt === undefined ? Number.NaN : Date.parse(createdAt);
+  return Number.isFinite(ms) ? ms : Date.now();
+}
+
+/** Best validation (or training) loss of a model's training, for tsad_training_last_loss. */
+function trainingLoss(model: WindowScorer | null, outcome: TrainingOutcome): number | undefined {
+  if (outcome.outcome !== 'promoted' || model === null) return undefined;
+  const loss = (model as { metadata?: { training?: { bestLoss?: number } } }).metadata?.training
+    ?.bestLoss;
+  return typeof loss === 'number' ? loss : undefined;
+}
+
+const TRAINING_OUTCOME_LABEL = {
+  promoted: 'success',
+  rejected: 'rejected',
+  failed: 'failure',
+  skipped: undefined,
+} as const;
+
+async function registerColdStartModel(
+  registry: ModelRegistry | undefined,
+  model: WindowScorer,
+  logger: Logger,
+): Promise<void> {
+  if (!registry || !isSavableModel(model)) return;
+  try {
+    await registry.register(model);
+    await registry.activate(model.version, { trigger: 'cold-start' });
+  } catch (error) {
+    logger.warn({ err: error, registry: registry.dir }, 'could not save the first model');
+  }
+}
+
+interface RetrainingWiring {
+  config: Config;
+  logger: Logger;
+  models: ReturnType<typeof createModelSwitch>;
+  registry: ModelRegistry | undefined;
+  recalibrate(scale: number | null): void;
+  onOutcome(outcome: TrainingOutcome): void;
+}
+
+/**
+ * The retraining scheduler of docs/retraining.md, fed by every scored window.
+ * Candidates train in a worker thread with the configured model settings.
+ */
+function createRetraining(wiring: RetrainingWiring): RetrainingScheduler {
+  const { config, logger, models, registry } = wiring;
+  const r = config.retraining;
+  const modelConfig: Partial<ModelConfig> = {
+    windowSize: config.window.size,
+    hiddenUnits: [...config.model.hiddenUnits],
+    codeSize: config.model.codeSize,
+    dropout: config.model.dropout,
+    learningRate: config.model.learningRate,
+    batchSize: config.model.batchSize,
+    maxEpochs: config.model.maxEpochs,
+    patience: config.model.patience,
+    validationFraction: config.model.validationFraction,
+    seed: config.model.seed,
+  };
+  return createRetrainingScheduler({
+    policy: {
+      ...DEFAULT_RETRAINING_POLICY,
+      enabled: r.enabled,
+      intervalMs: r.intervalMs,
+      afterWindows: r.afterWindows,
+      driftEnabled: r.drift.enabled,
+      driftMinIntervalMs: r.drift.minIntervalMs,
+      warmupWindows: config.model.warmupWindows,
+      tolerance: r.tolerance,
+    },
+    reservoir: createTrainingReservoir({
+      capacity: r.reservoirSize,
+      holdoutCapacity: Math.max(1, Math.round(r.reservoirSize / 4)),
+      seed: config.model.seed,
+    }),
+    drift: createDriftDetector({
+      recentSize: r.drift.windows,
+      threshold: r.drift.threshold,
+      checkEvery: Math.max(1, Math.floor(r.drift.windows / 4)),
+    }),
+    model: models,
+    train: (windows, signal) =>
+      trainInWorker(windows, modelConfig, { channels: windows[0]?.channels ?? [], signal }),
+    recalibrate: wiring.recalibrate,
+    ...(registry
+      ? {
+          registry: {
+            register: (model) =>
+              isSavableModel(model)
+                ? registry.register(model)
+                : Promise.reject(new TsadError('TSAD_ERR_INTERNAL', 'model cannot be saved')),
+            activate: (version, details) => registry.activate(version, details),
+            recordRejection: (version, reason, details) =>
+              registry.recordRejection(version, reason, details),
+          },
+        }
+      : {}),
+    onStart: (trigger) => logger.info({ trigger }, 'retraining: training a candidate model'),
+    onOutcome: (outcome) => {
+      const level = outcome.outcome === 'failed' ? 'warn' : 'info';
+      logger[level](
+        {
+          trigger: outcome.trigger,
+          outcome: outcome.outcome,
+          version: outcome.version,
+          previous: outcome.previousVersion,
+          seconds: Number((outcome.durationMs / 1000).toFixed(1)),
+          validation: outcome.validation,
+        },
+        `retraining: candidate ${outcome.outcome} (${outcome.reason})`,
+      );
+      wiring.onOutcome(outcome);
+    },
+  });
 }

@@ -79,6 +79,7 @@ export interface CandidateComparison {
   holdoutWindows: number;
   flaggedWindows: number;
   candidateNormalMean: number;
+  candidateNormalMedian: number;
   currentNormalMean: number | null;
   candidateRecall: number | null;
   currentRecall: number | null;
@@ -180,6 +181,12 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
     }
     const candidate = await deps.train(data.training, abort.signal);
     const validation = await compareCandidate(candidate, current, data.holdout, data.flagged);
+    if (trigger === 'drift') {
+      // The current model scores the drifted windows high, so the scale is
+      // taken against its scores on the old normal: the drift reference.
+      const ratio = validation.candidateNormalMedian / deps.drift.referenceMedian();
+      validation.scale = Number.isFinite(ratio) && ratio > 0 ? ratio : null;
+    }
     const verdict = judge(validation, current !== null, policy.tolerance);
     const details = { trigger, ...validation };
     if (!verdict.promote) {
@@ -309,6 +316,7 @@ export async function compareCandidate(
     holdoutWindows: holdout.length,
     flaggedWindows: flagged.length,
     candidateNormalMean,
+    candidateNormalMedian: candMedian,
     currentNormalMean,
     candidateRecall: flagged.length > 0 ? recall(candFlagged, candNormal) : null,
     currentRecall:

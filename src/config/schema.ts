@@ -133,8 +133,10 @@ const model = z
       .optional()
       .describe('Model directory to load. Unset = cold start: train on warm-up windows first.'),
     registryDir: nonEmpty()
-      .default('.tsad/models')
-      .describe('Where trained model versions are saved.'),
+      .optional()
+      .describe(
+        'Model registry: every trained version is saved here and the daemon restarts with the active one. Unset = models live in memory only.',
+      ),
     hiddenUnits: z
       .array(int(1))
       .min(1)
@@ -253,14 +255,15 @@ const retraining = z
     drift: z
       .strictObject({
         enabled: z.boolean().default(true).describe('Retrain when the score distribution drifts.'),
-        windows: int(10)
-          .default(1000)
-          .describe('Recent windows compared with the reference distribution.'),
-        psiThreshold: z
+        windows: int(16)
+          .default(512)
+          .describe('Recent window scores compared with the reference distribution.'),
+        threshold: z
           .number()
           .gt(0)
-          .default(0.25)
-          .describe('Population stability index above which the scores have drifted.'),
+          .max(1)
+          .default(0.5)
+          .describe('Kolmogorov-Smirnov distance (0..1) above which the scores have drifted.'),
         minIntervalMs: ms()
           .default(600000)
           .describe('Least time between two drift-triggered retrainings.'),
@@ -269,6 +272,14 @@ const retraining = z
     reservoirSize: int(1)
       .default(5000)
       .describe('Normal windows kept (reservoir sample) to retrain on.'),
+    tolerance: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.1)
+      .describe(
+        'Slack of the promotion rules: how much worse a candidate may be (docs/retraining.md).',
+      ),
     keepVersions: int(1).default(5).describe('Model versions kept in the registry.'),
   })
   .prefault({});

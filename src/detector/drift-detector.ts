@@ -5,7 +5,9 @@
  * reference scores. A single fault episode moves a few scores; a drift (the
  * input's normal level or shape changing for good) moves most of them for a
  * long time, so the distance must stay above `threshold` for `patience`
- * consecutive checks before drift is declared.
+ * consecutive checks before drift is declared. Until a reference is set
+ * (a model loaded from disk or trained at cold start was validated on no
+ * scores we kept), the first `recentSize` scores become the reference.
  */
 
 /** Settings of the drift detector. */
@@ -45,14 +47,19 @@ export interface DriftStatus {
 
 /** The drift detector of the retraining scheduler. */
 export interface DriftDetector {
-  /** Sets the scores of the model in use on normal data, and restarts the recent sample. */
+  /**
+   * Sets the scores of the model in use on normal data, and restarts the
+   * recent sample; an empty list means "take the next recentSize scores".
+   */
   setReference(scores: readonly number[]): void;
   /** Adds one window's score; returns true at the observation where drift is declared. */
   observe(score: number): boolean;
   status(): DriftStatus;
+  /** Median of the reference scores (NaN while there is none). */
+  referenceMedian(): number;
 }
 
-/** Creates a drift detector with no reference (it reports nothing until it has one). */
+/** Creates a drift detector; its first `recentSize` scores become the reference. */
 export function createDriftDetector(options: Partial<DriftOptions> = {}): DriftDetector {
   const o = { ...DEFAULT_DRIFT, ...options };
   let reference: Float64Array = new Float64Array(0);
@@ -70,7 +77,16 @@ export function createDriftDetector(options: Partial<DriftOptions> = {}): DriftD
       status = { distance: Number.NaN, drifted: false, streak: 0, sinceOnset: 0 };
     },
     observe(score) {
-      if (!Number.isFinite(score) || reference.length === 0) return false;
+      if (!Number.isFinite(score)) return false;
+      if (reference.length === 0) {
+        recent[count] = score;
+        count += 1;
+        if (count === o.recentSize) {
+          reference = recent.slice().sort();
+          count = 0;
+        }
+        return false;
+      }
       recent[count % o.recentSize] = score;
       count += 1;
       sinceCheck += 1;
@@ -86,6 +102,9 @@ export function createDriftDetector(options: Partial<DriftOptions> = {}): DriftD
     },
     status() {
       return { ...status, sinceOnset: status.streak > 0 ? count - onsetAt : 0 };
+    },
+    referenceMedian() {
+      return reference.length === 0 ? Number.NaN : reference[Math.floor(reference.length / 2)]!;
     },
   };
 }

@@ -9,12 +9,27 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TsadError } from '../errors.ts';
-import type { Autoencoder } from './autoencoder.ts';
 import { type LoadExpectations, loadAutoencoder } from './load-autoencoder.ts';
 import { METADATA_JSON } from './persistence.ts';
 
 const ACTIVE_FILE = 'ACTIVE';
 const HISTORY_FILE = 'history.jsonl';
+
+/** What the registry can store: a model that writes its own model directory. */
+export interface SavableModel {
+  readonly version: string;
+  save(dir: string): Promise<void>;
+}
+
+/** True when `model` can be saved to a registry (an Autoencoder can). */
+export function isSavableModel(model: unknown): model is SavableModel {
+  return (
+    typeof model === 'object' &&
+    model !== null &&
+    typeof (model as { version?: unknown }).version === 'string' &&
+    typeof (model as { save?: unknown }).save === 'function'
+  );
+}
 
 /** One version in the registry, as `tsad models list` shows it. */
 export interface RegistryEntry {
@@ -41,7 +56,7 @@ export interface RegistryEvent {
 export interface ModelRegistry {
   readonly dir: string;
   /** Saves a model as a new version (not active yet); returns its directory. */
-  register(model: Autoencoder): Promise<string>;
+  register(model: SavableModel): Promise<string>;
   /** Marks a registered version active, then applies the retention limit. */
   activate(version: string, details?: Record<string, unknown>): Promise<void>;
   /** Records that a candidate was rejected (kept for inspection until retention removes it). */
@@ -53,7 +68,9 @@ export interface ModelRegistry {
   /** The active version, or null when none is marked. */
   activeVersion(): Promise<string | null>;
   /** Loads the active model, or null when the registry has none. */
-  loadActive(expect?: LoadExpectations): Promise<Autoencoder | null>;
+  loadActive(
+    expect?: LoadExpectations,
+  ): Promise<Awaited<ReturnType<typeof loadAutoencoder>> | null>;
   /** Every version, newest first. */
   list(): Promise<RegistryEntry[]>;
   /** The promotion/rejection log, oldest first. */

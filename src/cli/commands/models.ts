@@ -9,6 +9,7 @@ import {
   type ConfigCommandOptions,
   loadCommandConfig,
 } from '../../config/cli-options.ts';
+import { TsadError } from '../../errors.ts';
 import { openModelRegistry } from '../../model/registry.ts';
 import type { CliContext } from '../cli.ts';
 
@@ -26,10 +27,14 @@ export function registerModels(program: Command, context: CliContext): void {
     [REGISTRY_FLAG],
   ).action(async (options: ConfigCommandOptions & { json: boolean; history: boolean }) => {
     const config = loadCommandConfig(options, [REGISTRY_FLAG]);
-    const registry = await openModelRegistry(
-      config.model.registryDir,
-      config.retraining.keepVersions,
-    );
+    const registryDir = config.model.registryDir;
+    if (registryDir === undefined) {
+      throw new TsadError(
+        'TSAD_ERR_CONFIG_INVALID',
+        'no model registry configured: pass --registry <dir> or set model.registryDir',
+      );
+    }
+    const registry = await openModelRegistry(registryDir, config.retraining.keepVersions);
     const versions = await registry.list();
     const history = await registry.history();
     if (options.json) {

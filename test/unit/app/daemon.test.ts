@@ -124,11 +124,13 @@ describe('daemon', () => {
     assert.deepEqual(source.calls, ['start', 'stopConsuming', 'commit', 'close']);
     assert.deepEqual(report.completed, [
       'stop cold-start training',
+      'stop retraining',
       'stop consuming',
       'drain pipeline',
       'commit offsets',
       'close input',
       'close pipeline',
+      'dispose model',
     ]);
   });
 });

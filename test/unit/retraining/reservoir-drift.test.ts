@@ -127,3 +127,12 @@ test('a short fault episode is not drift', () => {
   }
   assert.equal(declared, false);
 });
+
+test('without a reference the first recent sample becomes it, and a later shift is drift', () => {
+  const noise = normalNoise(11);
+  const drift = createDriftDetector({ recentSize: 128, checkEvery: 32, patience: 2 });
+  for (let i = 0; i < 2000; i += 1) assert.equal(drift.observe(Math.abs(noise())), false);
+  let declared = false;
+  for (let i = 0; i < 400; i += 1) declared ||= drift.observe(4 + Math.abs(noise()));
+  assert.ok(declared);
+});

@@ -136,6 +136,10 @@ test('a lasting level shift is retrained on after drift, and the shifted level s
   assert.ok(scoresAfterShift[0]! > 3, 'the shift scored high on the old model');
   assert.ok(scoresAfterShift.at(-1)! < scoresAfterShift[0]! / 16, 'and low after the promotion');
   assert.ok(scales.length >= 2);
+  // Against the old model's scores on the old normal, not on the drifted windows.
+  const driftScale = scales.at(-1)!;
+  // (The same-holdout ratio would be ~0.01: the old model scores the drifted windows ~4.)
+  assert.ok(driftScale !== null && driftScale > 0.2, `scale ${driftScale}`);
   // A real fault after the promotion still scores high.
   assert.ok((await feed(6)) > 3);
 });
@@ -146,6 +150,7 @@ test('a candidate worse on held-out normal windows is rejected and the current m
       holdoutWindows: 100,
       flaggedWindows: 0,
       candidateNormalMean: 0.5,
+      candidateNormalMedian: 0.5,
       currentNormalMean: 0.1,
       candidateRecall: null,
       currentRecall: null,
@@ -164,6 +169,7 @@ test('a candidate that forgets flagged windows is rejected', () => {
       holdoutWindows: 100,
       flaggedWindows: 20,
       candidateNormalMean: 0.1,
+      candidateNormalMedian: 0.1,
       currentNormalMean: 0.1,
       candidateRecall: 0.3,
       currentRecall: 0.9,
