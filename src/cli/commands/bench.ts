@@ -15,7 +15,20 @@ interface ModelCommandOptions {
   implementation?: string;
 }
 
-/** Adds `tsad bench model [--json] [--no-keras] [--quick]` to the program. */
+interface E2eCommandOptions {
+  json: boolean;
+  quick: boolean;
+  brokers?: string;
+  sensors?: string;
+  seconds?: string;
+  backlog?: string;
+  batchSize?: string;
+  latenessMs?: string;
+  model?: string;
+  memorySensors?: string;
+}
+
+/** Adds `tsad bench model` and `tsad bench e2e` to the program. */
 export function registerBench(program: Command, context: CliContext): void {
   const bench = program.command('bench').description('run a benchmark and print its results');
   bench
@@ -70,6 +83,61 @@ export function registerBench(program: Command, context: CliContext): void {
       if (!report.keras.available)
         context.stdout.write(`keras: unavailable (${report.keras.reason})\n`);
     });
+  bench
+    .command('e2e')
+    .description('end-to-end throughput, latency and memory of the daemon on a real Kafka broker')
+    .option('--json', 'print one JSON object (progress goes to stderr)', false)
+    .option('--quick', 'smaller backlog and shorter phases (a smoke run, ~3 minutes)', false)
+    .option('--brokers <list>', 'Kafka brokers (default: KAFKA_BROKERS, else start one)')
+    .option('--sensors <n>', 'sensors in the Kafka phases (default 100)')
+    .option('--seconds <s>', 'seconds of real-time production per latency phase')
+    .option('--backlog <n>', 'readings per sensor in the throughput backlog')
+    .option('--batch-size <n>', "the daemon's batching.maxBatchSize (default: its default, 64)")
+    .option('--lateness-ms <ms>', "the daemon's input.maxLatenessMs (default 0)")
+    .option('--model <dir>', 'a model directory (window 32) instead of training one')
+    .option('--memory-sensors <n>', 'sensors of the memory phase, 0 to skip (default 100000)')
+    .action(async (options: E2eCommandOptions) => {
+      const { runE2eBench } = await import('../../../bench/e2e/e2e-bench.ts');
+      const brokers = options.brokers ?? process.env['KAFKA_BROKERS'] ?? '';
+      const report = await runE2eBench({
+        brokers: brokers.split(',').filter((b) => b.length > 0),
+        sensors: positive(options.sensors, 100),
+        backlogPerSensor: positive(options.backlog, options.quick ? 400 : 2_000),
+        latencySeconds: positive(options.seconds, options.quick ? 8 : 20),
+        strides: [1, 8],
+        batchSize: positive(options.batchSize, 64),
+        maxLatenessMs: nonNegative(options.latenessMs, 0),
+        ...(options.model === undefined ? {} : { modelDir: options.model }),
+        trainEpochs: options.quick ? 2 : 5,
+        memorySensors: nonNegative(options.memorySensors, 100_000),
+        maxPhaseSeconds: options.quick ? 60 : 180,
+        log: (message) => context.stderr.write(`${message}\n`),
+      });
+      if (options.json) {
+        context.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return;
+      }
+      for (const t of report.throughput) {
+        context.stdout.write(
+          `stride ${t.stride}: ${t.pipelineReadingsPerSec} readings/s through the daemon, ` +
+            `${t.modelOnlyReadingsPerSec} model only (ratio ${t.ratio})\n`,
+        );
+      }
+      for (const l of report.latency) {
+        context.stdout.write(
+          `stride ${l.stride} at ${l.targetRate} readings/s: latency ` +
+            (l.latencyMs ? `p50 ${l.latencyMs.p50} ms, p99 ${l.latencyMs.p99} ms\n` : 'n/a\n'),
+        );
+      }
+      context.stdout.write(`memory: ${JSON.stringify(report.memory)}\n`);
+    });
+}
+
+function nonNegative(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`expected an integer ≥ 0, got ${text}`);
+  return n;
 }
 
 function positive(text: string | undefined, fallback: number): number {

@@ -1,0 +1,602 @@
+/**
+ * The end-to-end benchmark behind `tsad bench e2e`: the daemon's real code
+ * path (createDaemon: Kafka source → decode → sliding windows →
+ * micro-batches → model → detector → alert topic) against a real broker.
+ *
+ * - Throughput, for each stride: a backlog of readings for N sensors is
+ *   produced to a topic first, then a fresh daemon consumes it as fast as it
+ *   goes; readings/s = windows scored × stride / time from the first to the
+ *   last scored window. Beside it the model alone: `scoreBatch` replayed on
+ *   the batch sizes the pipeline actually used, and the ratio of the two.
+ * - Latency, for each stride: a child process produces in real time at half
+ *   the measured maximum, every reading stamped with the wall clock; the
+ *   latency is the wall clock at scoring minus the window's newest reading.
+ * - Peak RSS of each phase (sampled every 100 ms).
+ * - Memory of 100,000 sensors' state, in a child process (memory-probe.ts).
+ *
+ * The broker is the one given, else one started with the test harness
+ * (test/harness/kafka.ts) and stopped at the end. The result is one
+ * JSON-ready object; progress goes to `log`.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel, type Message, Partitioners } from 'kafkajs';
+import { createDaemon } from '../../src/app/daemon.ts';
+import { createLogger } from '../../src/app/logger.ts';
+import { loadConfig } from '../../src/config/load-config.ts';
+import type { SensorWindow, WindowScore, WindowScorer } from '../../src/detector/types.ts';
+import { initBackend } from '../../src/model/backend.ts';
+import { loadAutoencoder } from '../../src/model/load-autoencoder.ts';
+import { trainAutoencoder } from '../../src/model/train.ts';
+import type { PipelineStats } from '../../src/stream/pipeline.ts';
+import type { ScoredWindow } from '../../src/stream/ports.ts';
+import { type KafkaServer, startKafka } from '../../test/harness/kafka.ts';
+import { encodeValue, sensorName, sensorValue, trainingWindows } from './readings.ts';
+
+const WINDOW = 32;
+const PARTITIONS = 3;
+
+/** What to run; the CLI fills every field. */
+export interface E2eBenchOptions {
+  /** Brokers to use; empty: start one with the test harness. */
+  brokers: string[];
+  sensors: number;
+  /** Readings per sensor in the throughput backlog. */
+  backlogPerSensor: number;
+  /** Seconds of real-time production in each latency phase. */
+  latencySeconds: number;
+  strides: readonly number[];
+  /** The daemon's `batching.maxBatchSize`. */
+  batchSize: number;
+  /** The daemon's `input.maxLatenessMs` (how long readings wait for reordering). */
+  maxLatenessMs: number;
+  /** A model directory to load instead of training one. */
+  modelDir?: string;
+  trainEpochs: number;
+  /** Sensors of the memory phase; 0 skips it. */
+  memorySensors: number;
+  /** Longest a throughput phase may take before it is cut short. */
+  maxPhaseSeconds: number;
+  log: (message: string) => void;
+}
+
+/** One stride's throughput through the daemon and through the model alone. */
+export interface ThroughputResult {
+  stride: number;
+  /** True when every expected window was scored (else cut by time or a stall). */
+  complete: boolean;
+  backlogReadings: number;
+  windowsExpected: number;
+  windowsScored: number;
+  spanSeconds: number;
+  pipelineWindowsPerSec: number;
+  /** windows/s × stride: readings carried through to a score per second. */
+  pipelineReadingsPerSec: number;
+  /** Score calls the daemon made: how many and their mean size. */
+  scoreCalls: number;
+  meanBatch: number;
+  /**
+   * Wall time inside scoreBatch (after the first call) over the span. The
+   * calls await native work while the event loop runs the rest of the
+   * pipeline, so this can exceed the model's own share.
+   */
+  modelShareOfSpan: number;
+  modelOnlyWindowsPerSec: number;
+  modelOnlyReadingsPerSec: number;
+  /** pipeline / model-only readings/s (goal ≥ 0.8). */
+  ratio: number;
+  peakRssMiB: number;
+  stats: PipelineStats | undefined;
+}
+
+/** One stride's latency at a fixed real-time rate. */
+export interface LatencyResult {
+  stride: number;
+  targetRate: number;
+  produced: number;
+  producedRate: number;
+  windowsMeasured: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number } | null;
+  peakRssMiB: number;
+}
+
+export interface E2eReport {
+  benchmark: 'e2e';
+  startedAt: string;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    loadAverageStart: number[];
+    loadAverageEnd: number[];
+  };
+  broker: { brokers: string[]; startedByBench: boolean };
+  model: { source: string; version: string; windowSize: number; trainSeconds: number | null };
+  settings: {
+    sensors: number;
+    backlogPerSensor: number;
+    batchSize: number;
+    maxLatenessMs: number;
+    partitions: number;
+  };
+  produceBacklog: { readings: number; seconds: number; readingsPerSec: number };
+  throughput: ThroughputResult[];
+  latency: LatencyResult[];
+  memory: unknown;
+  goals: {
+    pipelineOverModelAtLeast08: Record<string, boolean>;
+    p99AtMost250ms: Record<string, boolean | null>;
+    memory100kUnder1GiB: boolean | null;
+  };
+  maxRssMiB: number;
+  seconds: number;
+}
+
+/** Runs every phase and returns the report; stops any broker it started. */
+export async function runE2eBench(o: E2eBenchOptions): Promise<E2eReport> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const loadStart = os.loadavg().map(round2);
+  let server: KafkaServer | undefined;
+  let brokers = o.brokers;
+  if (brokers.length === 0) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-bench-kafka-'));
+    o.log(`starting a Kafka broker with the test harness in ${dir}`);
+    server = await startKafka({ dir, log: o.log });
+    brokers = [server.brokers];
+  }
+  try {
+    o.log(`broker ${brokers.join(',')}`);
+    await initBackend();
+    const model = await prepareModel(o);
+    const run = `tsad-bench-e2e-${Date.now().toString(36)}`;
+    const kafka = new Kafka({ clientId: 'tsad-bench-e2e', brokers, logLevel: logLevel.ERROR });
+    const backlogTopic = `${run}-backlog`;
+    await createTopics(kafka, [backlogTopic, `${run}-alerts`, `${run}-dlq`]);
+    const produced = await produceBacklog(kafka, backlogTopic, o);
+
+    const throughput: ThroughputResult[] = [];
+    for (const stride of o.strides) {
+      throughput.push(
+        await throughputPhase(o, brokers, run, backlogTopic, stride, model.scorer, produced),
+      );
+    }
+    const latency: LatencyResult[] = [];
+    for (const t of throughput) {
+      latency.push(
+        await latencyPhase(o, brokers, kafka, run, t.stride, t.pipelineReadingsPerSec / 2, model),
+      );
+    }
+    const memory =
+      o.memorySensors > 0 ? await memoryPhase(o.memorySensors, o.log) : { skipped: true };
+    const memoryRss = (memory as { rssMiB?: { afterDetectors?: number } }).rssMiB?.afterDetectors;
+    return {
+      benchmark: 'e2e',
+      startedAt,
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        node: process.version,
+        loadAverageStart: loadStart,
+        loadAverageEnd: os.loadavg().map(round2),
+      },
+      broker: { brokers, startedByBench: server !== undefined },
+      model: {
+        source: model.source,
+        version: model.scorer.version,
+        windowSize: model.scorer.windowSize,
+        trainSeconds: model.trainSeconds,
+      },
+      settings: {
+        sensors: o.sensors,
+        backlogPerSensor: o.backlogPerSensor,
+        batchSize: o.batchSize,
+        maxLatenessMs: o.maxLatenessMs,
+        partitions: PARTITIONS,
+      },
+      produceBacklog: produced,
+      throughput,
+      latency,
+      memory,
+      goals: {
+        pipelineOverModelAtLeast08: Object.fromEntries(
+          throughput.map((t) => [`stride${t.stride}`, t.ratio >= 0.8]),
+        ),
+        p99AtMost250ms: Object.fromEntries(
+          latency.map((l) => [
+            `stride${l.stride}`,
+            l.latencyMs === null ? null : l.latencyMs.p99 <= 250,
+          ]),
+        ),
+        memory100kUnder1GiB:
+          o.memorySensors >= 100_000 && memoryRss !== undefined ? memoryRss < 1024 : null,
+      },
+      maxRssMiB: round1(process.resourceUsage().maxRSS / 1024),
+      seconds: round1((performance.now() - started) / 1000),
+    };
+  } finally {
+    if (server) {
+      o.log('stopping the broker');
+      await server.process.stop();
+      fs.rmSync(server.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+interface PreparedModel {
+  scorer: WindowScorer;
+  source: string;
+  trainSeconds: number | null;
+}
+
+async function prepareModel(o: E2eBenchOptions): Promise<PreparedModel> {
+  if (o.modelDir !== undefined) {
+    const scorer = await loadAutoencoder(o.modelDir, { windowSize: WINDOW });
+    return { scorer, source: o.modelDir, trainSeconds: null };
+  }
+  const t0 = performance.now();
+  o.log(`training a window-${WINDOW}, 32-unit model (${o.trainEpochs} epochs)`);
+  const scorer = await trainAutoencoder(trainingWindows(2048, WINDOW), {
+    windowSize: WINDOW,
+    hiddenUnits: [32],
+    codeSize: 16,
+    maxEpochs: o.trainEpochs,
+    validationFraction: 0.1,
+  });
+  return {
+    scorer,
+    source: 'trained at start',
+    trainSeconds: round1((performance.now() - t0) / 1000),
+  };
+}
+
+async function createTopics(kafka: Kafka, topics: string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS })),
+      waitForLeaders: true,
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Readings step by step over all sensors, one second apart in event time, key = sensor. */
+async function produceBacklog(
+  kafka: Kafka,
+  topic: string,
+  o: E2eBenchOptions,
+): Promise<E2eReport['produceBacklog']> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const total = o.sensors * o.backlogPerSensor;
+  o.log(`producing a backlog of ${total} readings (${o.sensors} sensors) to ${topic}`);
+  const t0 = performance.now();
+  const base = Date.now() - o.backlogPerSensor * 1000;
+  let batch: Message[] = [];
+  // One send at a time: concurrent sends may land out of order in a
+  // partition, and the daemon drops a sensor's readings that arrive late.
+  for (let step = 0; step < o.backlogPerSensor; step++) {
+    for (let s = 0; s < o.sensors; s++) {
+      batch.push({
+        key: sensorName(s),
+        value: encodeValue(s, base + step * 1000, sensorValue(s, step)),
+      });
+      if (batch.length === 10_000) {
+        await producer.send({ topic, messages: batch, acks: 1 });
+        batch = [];
+      }
+    }
+  }
+  if (batch.length > 0) await producer.send({ topic, messages: batch, acks: 1 });
+  await producer.disconnect();
+  const seconds = (performance.now() - t0) / 1000;
+  return { readings: total, seconds: round1(seconds), readingsPerSec: Math.round(total / seconds) };
+}
+
+/**
+ * A scorer that records the size and duration of every call it passes on.
+ * Having no dispose(), it also keeps the daemon, which disposes its model at
+ * stop, from disposing the one model every phase shares.
+ */
+function recordingScorer(inner: WindowScorer) {
+  const calls: Array<{ size: number; ms: number }> = [];
+  const scorer: WindowScorer = {
+    version: inner.version,
+    windowSize: inner.windowSize,
+    channels: inner.channels,
+    async scoreBatch(windows, options) {
+      const t0 = performance.now();
+      const scores = await inner.scoreBatch(windows, options);
+      calls.push({ size: windows.length, ms: performance.now() - t0 });
+      return scores;
+    },
+  };
+  return { scorer, calls };
+}
+
+/** Samples the RSS every 100 ms until stopped; returns the peak in MiB. */
+function rssSampler() {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    return round1(Math.max(peak, process.memoryUsage().rss) / 2 ** 20);
+  };
+}
+
+const discard = new Writable({
+  write(_chunk, _encoding, callback) {
+    callback();
+  },
+});
+
+function daemonFor(
+  o: E2eBenchOptions,
+  brokers: string[],
+  run: string,
+  topic: string,
+  group: string,
+  stride: number,
+  scorer: WindowScorer,
+  sink: (w: ScoredWindow) => void,
+) {
+  const config = loadConfig({
+    env: {},
+    flags: {
+      kafka: {
+        brokers,
+        inputTopic: topic,
+        alertTopic: `${run}-alerts`,
+        deadLetterTopic: `${run}-dlq`,
+        groupId: group,
+        fromBeginning: true,
+      },
+      input: { maxLatenessMs: o.maxLatenessMs },
+      window: { size: WINDOW, stride },
+      batching: { maxBatchSize: o.batchSize },
+      metrics: { enabled: false },
+      alerts: { stdout: false },
+      log: { level: 'warn', format: 'json' },
+    },
+  });
+  const logger = createLogger(config.log, { name: 'tsad-bench-e2e' });
+  return createDaemon({
+    config,
+    logger,
+    stdout: discard,
+    scorer,
+    scoredWindows: [{ write: sink }],
+  });
+}
+
+async function throughputPhase(
+  o: E2eBenchOptions,
+  brokers: string[],
+  run: string,
+  topic: string,
+  stride: number,
+  model: WindowScorer,
+  produced: E2eReport['produceBacklog'],
+): Promise<ThroughputResult> {
+  const { scorer, calls } = recordingScorer(model);
+  const perSensor = Math.floor((o.backlogPerSensor - WINDOW) / stride) + 1;
+  const expected = o.sensors * perSensor;
+  let count = 0;
+  let first = 0;
+  let last = 0;
+  const daemon = daemonFor(o, brokers, run, topic, `${run}-tp-${stride}`, stride, scorer, () => {
+    const t = performance.now();
+    if (count === 0) first = t;
+    last = t;
+    count++;
+  });
+  o.log(`throughput, stride ${stride}: consuming ${produced.readings} readings`);
+  const peak = rssSampler();
+  const t0 = performance.now();
+  await daemon.start();
+  for (;;) {
+    await sleep(100);
+    const now = performance.now();
+    if (count >= expected) break;
+    // Everything consumed and nothing scored for a while: windows went missing.
+    const consumed = (daemon.stats()?.readings ?? 0) >= produced.readings;
+    if (count > 0 && now - last > (consumed ? 3_000 : 20_000)) break;
+    if (now - t0 > o.maxPhaseSeconds * 1000) break;
+  }
+  const peakRssMiB = peak();
+  const stats = daemon.stats() ? { ...daemon.stats()! } : undefined;
+  await daemon.stop();
+  const span = (last - first) / 1000;
+  const windowsPerSec = span > 0 ? (count - 1) / span : 0;
+  // The first call ends before the first scored window, so it is outside the span.
+  const modelMs = calls.slice(1).reduce((sum, c) => sum + c.ms, 0);
+  const modelOnly = await modelOnlyRate(
+    model,
+    calls.map((c) => c.size),
+    o.log,
+  );
+  const pipelineReadingsPerSec = windowsPerSec * stride;
+  const modelOnlyReadingsPerSec = modelOnly * stride;
+  const result: ThroughputResult = {
+    stride,
+    complete: count >= expected,
+    backlogReadings: produced.readings,
+    windowsExpected: expected,
+    windowsScored: count,
+    spanSeconds: round2(span),
+    pipelineWindowsPerSec: Math.round(windowsPerSec),
+    pipelineReadingsPerSec: Math.round(pipelineReadingsPerSec),
+    scoreCalls: calls.length,
+    meanBatch: round1(count / Math.max(1, calls.length)),
+    modelShareOfSpan: span > 0 ? round2(modelMs / 1000 / span) : 0,
+    modelOnlyWindowsPerSec: Math.round(modelOnly),
+    modelOnlyReadingsPerSec: Math.round(modelOnlyReadingsPerSec),
+    ratio:
+      modelOnlyReadingsPerSec > 0 ? round2(pipelineReadingsPerSec / modelOnlyReadingsPerSec) : 0,
+    peakRssMiB,
+    stats,
+  };
+  o.log(`  ${JSON.stringify(result)}`);
+  return result;
+}
+
+/**
+ * The model alone on the pipeline's own batch sizes: the recorded sizes are
+ * replayed in order (up to 60,000 windows) through scoreBatch on ready-made
+ * windows, after one warm-up call.
+ */
+async function modelOnlyRate(
+  model: WindowScorer,
+  sizes: number[],
+  log: (message: string) => void,
+): Promise<number> {
+  const largest = Math.max(1, ...sizes);
+  const pool: SensorWindow[] = trainingWindows(largest, model.windowSize).map((data, i) => ({
+    sensor: sensorName(i),
+    channels: model.channels,
+    size: model.windowSize,
+    data,
+    startTs: i,
+    endTs: i + model.windowSize,
+    timestamps: new Float64Array(model.windowSize),
+  }));
+  const replay: number[] = [];
+  let total = 0;
+  for (const size of sizes) {
+    if (total >= 60_000) break;
+    replay.push(size);
+    total += size;
+  }
+  if (total === 0) return 0;
+  await model.scoreBatch(pool.slice(0, replay[0]));
+  const t0 = performance.now();
+  let sink: WindowScore[] = [];
+  for (const size of replay) sink = await model.scoreBatch(pool.slice(0, size));
+  const seconds = (performance.now() - t0) / 1000;
+  log(`  model only: ${total} windows in ${replay.length} calls, ${seconds.toFixed(2)} s`);
+  return sink.length > 0 ? total / seconds : 0;
+}
+
+async function latencyPhase(
+  o: E2eBenchOptions,
+  brokers: string[],
+  kafka: Kafka,
+  run: string,
+  stride: number,
+  rate: number,
+  model: PreparedModel,
+): Promise<LatencyResult> {
+  const topic = `${run}-latency-${stride}`;
+  await createTopics(kafka, [topic]);
+  const targetRate = Math.max(o.sensors, Math.round(rate));
+  // Windows ending in the first seconds include the consumer's start: left out.
+  let measureFrom = Number.POSITIVE_INFINITY;
+  let lastScore = performance.now();
+  const latencies: number[] = [];
+  // Wrapped: the daemon disposes the scorer it was given when it stops.
+  const { scorer } = recordingScorer(model.scorer);
+  const daemon = daemonFor(o, brokers, run, topic, `${run}-lat-${stride}`, stride, scorer, (w) => {
+    lastScore = performance.now();
+    if (w.endTs >= measureFrom) latencies.push(Date.now() - w.endTs);
+  });
+  o.log(`latency, stride ${stride}: ${targetRate} readings/s for ${o.latencySeconds} s`);
+  const peak = rssSampler();
+  await daemon.start();
+  const startedAt = Date.now();
+  measureFrom = startedAt + Math.min(3_000, (o.latencySeconds * 1000) / 4);
+  const producer = await runChild(
+    fileURLToPath(new URL('./paced-producer.ts', import.meta.url)),
+    {
+      brokers,
+      topic,
+      sensors: o.sensors,
+      rate: targetRate,
+      seconds: o.latencySeconds,
+      startStep: 0,
+    },
+    [],
+  );
+  // Let the last readings through, then stop.
+  while (performance.now() - lastScore < 2_000) await sleep(100);
+  const peakRssMiB = peak();
+  await daemon.stop();
+  const sent = (producer as { sent?: number; seconds?: number }).sent ?? 0;
+  const seconds = (producer as { seconds?: number }).seconds ?? o.latencySeconds;
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+  const result: LatencyResult = {
+    stride,
+    targetRate,
+    produced: sent,
+    producedRate: Math.round(sent / seconds),
+    windowsMeasured: latencies.length,
+    latencyMs:
+      latencies.length === 0
+        ? null
+        : { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: latencies[latencies.length - 1]! },
+    peakRssMiB,
+  };
+  o.log(`  ${JSON.stringify(result)}`);
+  return result;
+}
+
+async function memoryPhase(sensors: number, log: (message: string) => void): Promise<unknown> {
+  log(`memory: ${sensors} sensors, window ${WINDOW} (child process)`);
+  return runChild(
+    fileURLToPath(new URL('./memory-probe.ts', import.meta.url)),
+    { sensors, windowSize: WINDOW, readings: 40 },
+    ['--expose-gc'],
+  );
+}
+
+/** Runs a bench script in a child Node process and parses the JSON it prints last. */
+function runChild(script: string, options: object, nodeFlags: string[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      // tsx resolved from here, so the child works from any working directory.
+      [...nodeFlags, '--import', import.meta.resolve('tsx'), script, JSON.stringify(options)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code !== 0) {
+        reject(new Error(`${path.basename(script)} exited with ${code}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(line));
+      } catch {
+        reject(new Error(`${path.basename(script)} printed no JSON: ${line}`));
+      }
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
