@@ -1,6 +1,7 @@
 /**
  * `tsad bench model`: the model benchmark of bench/model (inference windows/s
- * and training epoch time, tsad's LSTM implementations beside Keras). The
+ * and training epoch time, tsad's LSTM implementations beside Keras), and
+ * `tsad bench e2e`: the daemon end to end on a real broker (bench/e2e). The
  * benchmark code lives in bench/ and is loaded only when the command runs.
  */
 import type { Command } from 'commander';
