@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readBacktestConfig } from '../../src/cli/backtest/backtest-config.ts';
-import { nabProbationaryRows, reportedScores } from '../../src/cli/backtest/nab.ts';
+import { nabProbationaryRows, rankCalibrate, reportedScores } from '../../src/cli/backtest/nab.ts';
 import { judgeScores, scoreSeries } from '../../src/cli/backtest/replay.ts';
 import { listNabDataFiles, readNabDataCsv, readNabLabels } from '../../src/cli/benchmark-files.ts';
 import { evaluateNab } from '../../src/detector/evaluation/evaluate-nab.ts';
@@ -24,6 +24,8 @@ const { values: args } = parseArgs({
     benchmarks: { type: 'string', default: path.join('..', 'shared', 'benchmarks') },
     cache: { type: 'string', default: '/tmp/tsad-nab-scores.json' },
     config: { type: 'string' },
+    /** Further caches (comma-separated, same files) whose rank scores are combined with the main one. */
+    also: { type: 'string' },
   },
 });
 const root = args.benchmarks as string;
@@ -66,9 +68,13 @@ if (fs.existsSync(args.cache as string)) {
   }
   fs.writeFileSync(args.cache as string, JSON.stringify(cached));
 }
-const series = new Map(
-  cached.map((c) => [c.file, readNabDataCsv(path.join(dataDir, c.file)).timestamps]),
-);
+const others: Map<string, Cached>[] = (args.also ?? '')
+  .split(',')
+  .filter((f) => f !== '')
+  .map(
+    (f) => new Map((JSON.parse(fs.readFileSync(f, 'utf8')) as Cached[]).map((c) => [c.file, c])),
+  );
+const series = new Map(cached.map((c) => [c.file, readNabDataCsv(path.join(dataDir, c.file))]));
 
 interface Variant {
   name: string;
@@ -79,6 +85,105 @@ interface Variant {
   suppressFraction: number;
   suppressFactor: number;
   suppressLevel?: number;
+  /** Post-threshold calibration: the detector's (`spot`), or a causal rank among past scores. */
+  calib?: 'spot' | 'ecdf' | 'pastq';
+  /** Ensemble: a trailing robust z-score of the value (window `zWindow`) judged alike, max-combined. */
+  zWindow?: number;
+  zDiff?: boolean;
+  /** Weight of the value detector's calibrated score in the max (1 = equal). */
+  zWeight?: number;
+  ensembleOnly?: boolean;
+  pastQ?: number;
+  tailIndex?: number;
+  memory?: number;
+  /** How the rank scores of the main and `--also` caches combine. */
+  combine?: 'max' | 'mean' | 'min';
+}
+
+/** Trailing z-score of each value against the previous `w` values (causal). */
+function valueZ(values: readonly number[], w: number, diff: boolean): Float64Array {
+  const x = diff ? values.map((v, i) => (i === 0 ? 0 : v - values[i - 1]!)) : values.slice();
+  const out = new Float64Array(x.length).fill(Number.NaN);
+  let sum = 0;
+  let sq = 0;
+  for (let i = 0; i < x.length; i++) {
+    if (i >= w) {
+      const mean = sum / w;
+      const sd = Math.sqrt(Math.max(sq / w - mean * mean, 0));
+      out[i] = Math.abs(x[i]! - mean) / (sd + 1e-9 + 1e-6 * Math.abs(mean));
+    }
+    sum += x[i]!;
+    sq += x[i]! * x[i]!;
+    if (i >= w) {
+      sum -= x[i - w]!;
+      sq -= x[i - w]! * x[i - w]!;
+    }
+  }
+  return out;
+}
+
+/** Causal rank calibration: share of all earlier scores below this one, as -log10 of the tail. */
+function ecdfCalib(raw: Float64Array, tailIndex = 0, memory = Infinity): Float64Array {
+  const out = new Float64Array(raw.length);
+  const seen: number[] = [];
+  const order: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const x = raw[i]!;
+    if (Number.isNaN(x)) continue;
+    // binary search in sorted seen
+    let lo = 0;
+    let hi = seen.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (seen[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    const ge = seen.length - lo;
+    let p = (ge + 1) / (seen.length + 1);
+    if (ge === 0 && tailIndex > 0 && seen.length > 0) {
+      const max = seen[seen.length - 1]!;
+      if (max > 0) p *= (max / x) ** tailIndex;
+    }
+    out[i] = Math.min(1, -Math.log10(p) / 4);
+    seen.splice(lo, 0, x);
+    order.push(x);
+    if (order.length > memory) {
+      const old = order.shift()!;
+      let a = 0;
+      let b = seen.length;
+      while (a < b) {
+        const mid = (a + b) >> 1;
+        if (seen[mid]! < old) a = mid + 1;
+        else b = mid;
+      }
+      seen.splice(a, 1);
+    }
+  }
+  return out;
+}
+
+/** Ratio of a score to a high quantile of all earlier scores, mapped r/(1+r). */
+function pastQCalib(raw: Float64Array, q: number): Float64Array {
+  const out = new Float64Array(raw.length);
+  const seen: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const x = raw[i]!;
+    if (Number.isNaN(x)) continue;
+    if (seen.length >= 10) {
+      const ref = seen[Math.min(seen.length - 1, Math.floor(q * seen.length))]!;
+      const r = x / (ref + 1e-12);
+      out[i] = r / (1 + r);
+    }
+    let lo = 0;
+    let hi = seen.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (seen[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    seen.splice(lo, 0, x);
+  }
+  return out;
 }
 
 function rawOf(c: Cached, v: Variant): Float64Array {
@@ -105,10 +210,41 @@ function rawOf(c: Cached, v: Variant): Float64Array {
 
 function run(v: Variant) {
   const files = cached.map((c) => {
-    const judged = judgeScores(rawOf(c, v), c.fitWindows, v);
+    const raw = rawOf(c, v);
+    let calibrated: Float64Array =
+      v.calib === 'ecdf'
+        ? v.tailIndex === undefined && v.memory === undefined
+          ? rankCalibrate(raw)
+          : ecdfCalib(raw, v.tailIndex ?? 0, v.memory ?? Number.POSITIVE_INFINITY)
+        : v.calib === 'pastq'
+          ? pastQCalib(raw, v.pastQ ?? 0.99)
+          : judgeScores(raw, c.fitWindows, v).calibrated;
+    if (others.length > 0) {
+      const all = [calibrated, ...others.map((o) => rankCalibrate(rawOf(o.get(c.file)!, v)))];
+      calibrated = Float64Array.from(calibrated, (_, i) => {
+        const xs = all.map((a) => a[i]!);
+        if (v.combine === 'max') return Math.max(...xs);
+        if (v.combine === 'min') return Math.min(...xs);
+        return xs.reduce((a, b) => a + b, 0) / xs.length;
+      });
+    }
     const probationary = nabProbationaryRows(c.windowMean.length);
+    if (v.zWindow !== undefined) {
+      const z = valueZ(series.get(c.file)!.values, v.zWindow, v.zDiff ?? false);
+      const firstZ = v.zWindow;
+      const zc =
+        v.calib === 'ecdf'
+          ? ecdfCalib(z, v.tailIndex ?? 0, v.memory ?? Number.POSITIVE_INFINITY)
+          : v.calib === 'pastq'
+            ? pastQCalib(z, v.pastQ ?? 0.99)
+            : judgeScores(z, Math.max(10, probationary - firstZ), v).calibrated;
+      const w = v.zWeight ?? 1;
+      calibrated = v.ensembleOnly
+        ? zc
+        : Float64Array.from(calibrated, (a, i) => Math.max(a, w * zc[i]!));
+    }
     const scores = reportedScores(
-      judged.calibrated,
+      calibrated,
       probationary,
       Math.round(v.suppressFraction * probationary),
       v.suppressFactor,
@@ -116,7 +252,7 @@ function run(v: Variant) {
     );
     return {
       name: c.file,
-      timestamps: series.get(c.file)!,
+      timestamps: series.get(c.file)!.timestamps,
       scores: Array.from(scores),
       windows: labels[c.file] ?? [],
     };
@@ -150,6 +286,7 @@ if (process.env['VARIANTS'] !== undefined) {
     suppressFraction: config.suppressFraction,
     suppressFactor: config.suppressFactor,
     suppressLevel: config.suppressLevel,
+    calib: config.calibration === 'rank' ? 'ecdf' : 'spot',
   };
   for (const partial of JSON.parse(process.env['VARIANTS']) as Partial<Variant>[]) {
     variants.push({ ...base, ...partial, name: JSON.stringify(partial) });

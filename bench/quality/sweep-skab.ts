@@ -33,6 +33,7 @@ interface Cached {
   fitWindows: number;
   windowMean: number[];
   lastStep: number[];
+  perChannel: number[];
 }
 
 function sorted<T extends { channels: readonly string[]; values: number[][] }>(s: T) {
@@ -77,6 +78,7 @@ if (fs.existsSync(args.cache as string)) {
       fitWindows: scored.fitWindows,
       windowMean: Array.from(scored.windowMean),
       lastStep: Array.from(scored.lastStep),
+      perChannel: Array.from(scored.perChannel),
     });
     process.stderr.write(`${file} ${Date.now() - started} ms\n`);
   }
@@ -89,6 +91,38 @@ interface Variant {
   smoothingSpan: number;
   threshold: ThresholdOptions;
   holdRows: number;
+  /**
+   * Channel combination: `mean` (the window's score), or each channel's error
+   * divided by its median over the fitting windows, then max / mean / top-2 mean.
+   */
+  channels?: 'mean' | 'normMax' | 'normMean' | 'normTop2';
+}
+
+/** Row scores from per-channel errors normalised by their fitting-window median. */
+function channelScores(c: Cached, how: 'normMax' | 'normMean' | 'normTop2'): Float64Array {
+  const k = 8;
+  const rows = c.windowMean.length;
+  const fitRows: number[] = [];
+  for (let r = 0; r < rows && fitRows.length < c.fitWindows; r++) {
+    if (c.windowMean[r] !== null && !Number.isNaN(c.windowMean[r]!)) fitRows.push(r);
+  }
+  const scale = Array.from({ length: k }, (_, ch) => {
+    const xs = fitRows.map((r) => c.perChannel[r * k + ch]!).sort((a, b) => a - b);
+    return Math.max(xs[Math.floor(xs.length / 2)] ?? 1, 1e-9);
+  });
+  const out = new Float64Array(rows).fill(Number.NaN);
+  for (let r = 0; r < rows; r++) {
+    const v = c.perChannel[r * k];
+    if (v === null || v === undefined || Number.isNaN(v)) continue;
+    const xs = scale.map((s, ch) => c.perChannel[r * k + ch]! / s).sort((a, b) => b - a);
+    out[r] =
+      how === 'normMax'
+        ? xs[0]!
+        : how === 'normTop2'
+          ? (xs[0]! + xs[1]!) / 2
+          : xs.reduce((a, b) => a + b, 0) / k;
+  }
+  return out;
 }
 const base: Variant = {
   reduction: config.reduction === 'window' ? 'windowMean' : 'lastStep',
@@ -100,9 +134,12 @@ const partials = JSON.parse(process.env['VARIANTS'] ?? '[{}]') as Partial<Varian
 for (const partial of partials) {
   const v = { ...base, ...partial };
   const parts = cached.map((c) => {
-    const raw = Float64Array.from(v.reduction === 'windowMean' ? c.windowMean : c.lastStep, (x) =>
-      x === null ? Number.NaN : x,
-    );
+    const raw =
+      v.channels !== undefined && v.channels !== 'mean'
+        ? channelScores(c, v.channels)
+        : Float64Array.from(v.reduction === 'windowMean' ? c.windowMean : c.lastStep, (x) =>
+            x === null ? Number.NaN : x,
+          );
     const judged = judgeScores(raw, c.fitWindows, v);
     const d = data.get(c.file)!;
     const predicted = holdPredictions(judged.anomalous, v.holdRows).subarray(SKAB_FIT_ROWS);

@@ -12,8 +12,10 @@ import type { SkabBacktestConfig } from './skab.ts';
 
 /**
  * NAB: a small, early-stopped model (files give at most 750 training rows),
- * the last step's reconstruction error as the row's score, SPOT, and one
- * report per event (see docs/evaluation.md for what was tried).
+ * the last step's reconstruction error as the row's score, reported as its
+ * causal rank among the file's earlier scores (comparable across files, which
+ * NAB's single threshold needs), and one report per event (see
+ * docs/evaluation.md for what was tried).
  */
 export const DEFAULT_NAB_CONFIG: Readonly<NabBacktestConfig> = Object.freeze<NabBacktestConfig>({
   model: {
@@ -32,7 +34,8 @@ export const DEFAULT_NAB_CONFIG: Readonly<NabBacktestConfig> = Object.freeze<Nab
   scoreBatch: 4096,
   suppressFraction: 0.35,
   suppressFactor: 0,
-  suppressLevel: 0.5,
+  suppressLevel: 0.7,
+  calibration: 'rank',
 });
 
 /**

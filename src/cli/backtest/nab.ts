@@ -33,6 +33,45 @@ export interface NabBacktestConfig extends ReplayConfig {
    * below 0.5 too, so a lower level also keeps those reports to one per event.
    */
   suppressLevel: number;
+  /**
+   * What the reported score is made of: `threshold`, the detector's calibrated
+   * score (0.5 at its adaptive threshold); `rank`, the causal rank of the raw
+   * score among all earlier raw scores of the file (see rankCalibrate).
+   */
+  calibration: 'threshold' | 'rank';
+}
+
+/** Tail probability 10^-RANK_DECADES maps to a rank score of 1. */
+const RANK_DECADES = 4;
+
+/**
+ * The causal rank score of each raw score: with p = (earlier scores ≥ x + 1) /
+ * (earlier scores + 1), the empirical tail probability of x in its own file's
+ * past (fitting windows included), the score is −log10(p) / 4 clamped to
+ * [0, 1]. NAB sweeps one threshold over all files, and raw reconstruction
+ * errors — or a threshold-relative ratio — mean different things in different
+ * files; a tail probability means the same everywhere ("rarer than anything in
+ * the last n rows"). NaN rows (before the first window) score 0. O(n) per row
+ * for the sorted insert, which is negligible next to the model at NAB's sizes.
+ */
+export function rankCalibrate(raw: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(raw.length);
+  const seen: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const x = raw[i]!;
+    if (Number.isNaN(x)) continue;
+    let lo = 0;
+    let hi = seen.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (seen[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    const p = (seen.length - lo + 1) / (seen.length + 1);
+    out[i] = Math.min(1, Math.max(0, -Math.log10(p) / RANK_DECADES));
+    seen.splice(lo, 0, x);
+  }
+  return out;
 }
 
 /** Detector name in NAB's results layout. */
@@ -142,7 +181,7 @@ export async function runNabBacktest(request: NabBacktestRequest): Promise<NabFi
         request.config,
       );
       const scores = reportedScores(
-        replay.calibrated,
+        request.config.calibration === 'rank' ? rankCalibrate(replay.raw) : replay.calibrated,
         probationary,
         Math.round(request.config.suppressFraction * probationary),
         request.config.suppressFactor,

@@ -101,6 +101,8 @@ export interface ScoredSeries {
   windowMean: Float64Array;
   /** Per row, the error of the window's last step. */
   lastStep: Float64Array;
+  /** Per row and channel (row-major, `rows × channels`), the window's mean error of that channel. */
+  perChannel: Float64Array;
   /** The windows ending inside the fitting rows (the threshold's warm-up). */
   fitWindows: number;
   trainingWindows: number;
@@ -156,6 +158,7 @@ export async function scoreSeries(input: ReplayInput, config: ReplayConfig): Pro
   const raw = new Float64Array(rows).fill(Number.NaN);
   const windowMean = new Float64Array(rows).fill(Number.NaN);
   const lastStep = new Float64Array(rows).fill(Number.NaN);
+  const perChannel = new Float64Array(rows * c).fill(Number.NaN);
   try {
     for (let start = 0; start < windows.length; start += config.scoreBatch) {
       const batch = windows.slice(start, start + config.scoreBatch);
@@ -165,6 +168,7 @@ export async function scoreSeries(input: ReplayInput, config: ReplayConfig): Pro
         raw[row] = reduce(score, config.reduction, config.tailSteps);
         windowMean[row] = score.score;
         lastStep[row] = score.perStep[score.perStep.length - 1]!;
+        perChannel.set(score.perChannel, row * c);
       });
     }
   } finally {
@@ -174,6 +178,7 @@ export async function scoreSeries(input: ReplayInput, config: ReplayConfig): Pro
     raw,
     windowMean,
     lastStep,
+    perChannel,
     fitWindows: fitWindows.length,
     trainingWindows: training.length,
     epochsRun: model.metadata.training.epochsRun,

@@ -7,6 +7,7 @@ import { DEFAULT_NAB_CONFIG, mergeConfig } from '../../../src/cli/backtest/backt
 import {
   type NabBacktestConfig,
   nabProbationaryRows,
+  rankCalibrate,
   reportedScores,
   runNabBacktest,
 } from '../../../src/cli/backtest/nab.ts';
@@ -150,6 +151,22 @@ describe('backtest', () => {
     const calibrated = [0.9, 0.9, 0.2, 0.7, 0.8, 0.6, 0.1, 0.1, 0.9];
     const out = reportedScores(calibrated, 2, 3, 0, 0.5);
     assert.deepEqual(Array.from(out), [0, 0, 0.2, 0.7, 0, 0, 0, 0.1, 0.9]);
+  });
+
+  it('rank-calibrates each score against earlier scores only, higher for rarer scores', () => {
+    const raw = [Number.NaN, 1, 2, 3, 2, 0.5, 10];
+    const out = rankCalibrate(raw);
+    // A new maximum after n earlier scores has tail probability 1 / (n + 1).
+    assert.equal(out[0], 0);
+    assert.equal(out[1], 0);
+    assert.ok(Math.abs(out[3]! - Math.log10(3) / 4) < 1e-12);
+    assert.ok(Math.abs(out[6]! - Math.log10(6) / 4) < 1e-12);
+    // 2 after {1, 2, 3}: two earlier scores ≥ 2, p = 3 / 4.
+    assert.ok(Math.abs(out[4]! + Math.log10(3 / 4) / 4) < 1e-12);
+    assert.ok(out[5]! < out[4]!);
+    // Later rows do not change earlier scores.
+    const changed = rankCalibrate([...raw.slice(0, 4), 100, 100, 100]);
+    assert.deepEqual(Array.from(changed.subarray(0, 4)), Array.from(out.subarray(0, 4)));
   });
 
   it('holds a SKAB prediction forward only', () => {
