@@ -27,7 +27,7 @@ import { createDriftDetector } from '../detector/drift-detector.ts';
 import type { AlertEvent } from '../detector/index.ts';
 import { createDetectorRegistry, type ThresholdOptions } from '../detector/index.ts';
 import { createTrainingReservoir } from '../detector/training-reservoir.ts';
-import type { SensorWindow, WindowScorer } from '../detector/types.ts';
+import type { Reading, SensorWindow, WindowScorer } from '../detector/types.ts';
 import { TsadError } from '../errors.ts';
 import { initBackend } from '../model/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
@@ -287,6 +287,9 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       onUnscored: (window) => coldStart.offer(window),
       waitForScorer: () => coldStart.training()?.then(currentModel),
       onScored: (window, score, anomalous) => retraining.observe(window, score.score, anomalous),
+      ...(influx && config.influx.writeRawReadings
+        ? { onReading: (reading: Reading) => void influx?.writeReading(reading) }
+        : {}),
     });
     const activePipeline = pipeline;
     teardown.push('close pipeline', () => activePipeline.close());

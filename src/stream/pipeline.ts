@@ -25,6 +25,7 @@ import {
 import type {
   AlertState,
   DetectorInput,
+  Reading,
   SensorWindow,
   WindowScore,
   WindowScorer,
@@ -109,6 +110,8 @@ export interface PipelineDeps<E extends AlertLike> {
    * reservoir and drift detector). Must be cheap; exceptions are logged.
    */
   onScored?: (window: SensorWindow, score: WindowScore, anomalous: boolean) => void;
+  /** Every decoded reading, before windowing (raw readings to InfluxDB). Must be cheap; never throws into the pipeline. */
+  onReading?: (reading: Reading) => void;
   now?: () => number;
   scheduler?: SchedulerLike;
 }
@@ -412,6 +415,15 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
       const origin = `${message.topic}:${message.partition}`;
       const arrivedAt = now();
       stats.readings += result.readings.length;
+      if (deps.onReading) {
+        for (const reading of result.readings) {
+          try {
+            deps.onReading(reading);
+          } catch (error) {
+            logger.warn({ err: error }, 'onReading hook failed');
+          }
+        }
+      }
       for (const reading of result.readings) input.next({ reading, origin, ack, arrivedAt });
     },
     inFlight: () => windowsInFlight + sendsInFlight,
