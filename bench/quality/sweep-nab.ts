@@ -96,8 +96,29 @@ interface Variant {
   pastQ?: number;
   tailIndex?: number;
   memory?: number;
+  excludeFit?: boolean;
+  withSpot?: 'geo' | 'mean' | 'min';
+  record?: boolean;
+  margin?: number;
+  alsoReduction?: 'windowMean' | 'tail';
+  spotOffset?: number;
   /** How the rank scores of the main and `--also` caches combine. */
   combine?: 'max' | 'mean' | 'min';
+}
+
+/**
+ * Level-free onset reporting: a row reports its score only when it exceeds
+ * every score of the previous `rows` rows, so for any threshold only the first
+ * crossing (and later higher peaks) of an event is reported.
+ */
+function recordScores(cal: Float64Array, probationary: number, rows: number): Float64Array {
+  const out = new Float64Array(cal.length);
+  for (let i = probationary; i < cal.length; i++) {
+    let max = 0;
+    for (let j = Math.max(0, i - rows); j < i; j++) if (cal[j]! > max) max = cal[j]!;
+    out[i] = cal[i]! > max ? Math.min(1, Math.max(0, cal[i]!)) : 0;
+  }
+  return out;
 }
 
 /** Trailing z-score of each value against the previous `w` values (causal). */
@@ -123,7 +144,7 @@ function valueZ(values: readonly number[], w: number, diff: boolean): Float64Arr
 }
 
 /** Causal rank calibration: share of all earlier scores below this one, as -log10 of the tail. */
-function ecdfCalib(raw: Float64Array, tailIndex = 0, memory = Infinity): Float64Array {
+function ecdfCalib(raw: Float64Array, tailIndex = 0, memory = Infinity, margin = 0): Float64Array {
   const out = new Float64Array(raw.length);
   const seen: number[] = [];
   const order: number[] = [];
@@ -137,6 +158,22 @@ function ecdfCalib(raw: Float64Array, tailIndex = 0, memory = Infinity): Float64
       const mid = (lo + hi) >> 1;
       if (seen[mid]! < x) lo = mid + 1;
       else hi = mid;
+    }
+    if (margin > 0) {
+      // Count earlier scores within `margin` below x as if they were ≥ x.
+      const y = x * (1 - margin);
+      let a = 0;
+      let b = seen.length;
+      while (a < b) {
+        const mid = (a + b) >> 1;
+        if (seen[mid]! < y) a = mid + 1;
+        else b = mid;
+      }
+      const ge = seen.length - a;
+      const p = (ge + 1) / (seen.length + 1);
+      out[i] = Math.min(1, -Math.log10(p) / 4);
+      seen.splice(lo, 0, x);
+      continue;
     }
     const ge = seen.length - lo;
     let p = (ge + 1) / (seen.length + 1);
@@ -211,11 +248,21 @@ function rawOf(c: Cached, v: Variant): Float64Array {
 function run(v: Variant) {
   const files = cached.map((c) => {
     const raw = rawOf(c, v);
+    if (v.excludeFit) {
+      // Rank against out-of-sample scores only: drop the fitting windows' (in-sample) scores.
+      let k = 0;
+      for (let i = 0; i < raw.length && k < c.fitWindows; i++) {
+        if (!Number.isNaN(raw[i]!)) {
+          raw[i] = Number.NaN;
+          k++;
+        }
+      }
+    }
     let calibrated: Float64Array =
       v.calib === 'ecdf'
         ? v.tailIndex === undefined && v.memory === undefined
-          ? rankCalibrate(raw)
-          : ecdfCalib(raw, v.tailIndex ?? 0, v.memory ?? Number.POSITIVE_INFINITY)
+          ? rankCalibrate(raw, v.margin ?? 0)
+          : ecdfCalib(raw, v.tailIndex ?? 0, v.memory ?? Number.POSITIVE_INFINITY, v.margin ?? 0)
         : v.calib === 'pastq'
           ? pastQCalib(raw, v.pastQ ?? 0.99)
           : judgeScores(raw, c.fitWindows, v).calibrated;
@@ -226,6 +273,23 @@ function run(v: Variant) {
         if (v.combine === 'max') return Math.max(...xs);
         if (v.combine === 'min') return Math.min(...xs);
         return xs.reduce((a, b) => a + b, 0) / xs.length;
+      });
+    }
+    if (v.alsoReduction !== undefined) {
+      const other = rankCalibrate(rawOf(c, { ...v, reduction: v.alsoReduction }));
+      calibrated = Float64Array.from(calibrated, (a, i) =>
+        v.combine === 'max' ? Math.max(a, other[i]!) : (a + other[i]!) / 2,
+      );
+    }
+    if (v.withSpot !== undefined) {
+      // Rank score combined with the SPOT-calibrated score (magnitude past the threshold).
+      const spot = judgeScores(raw, c.fitWindows, v).calibrated;
+      const how = v.withSpot;
+      calibrated = Float64Array.from(calibrated, (a, i) => {
+        const b = spot[i]!;
+        if (how === 'geo') return Math.sqrt(a * b);
+        if (how === 'mean') return (a + b) / 2;
+        return Math.min(a, b + (v.spotOffset ?? 0.2));
       });
     }
     const probationary = nabProbationaryRows(c.windowMean.length);
@@ -243,13 +307,15 @@ function run(v: Variant) {
         ? zc
         : Float64Array.from(calibrated, (a, i) => Math.max(a, w * zc[i]!));
     }
-    const scores = reportedScores(
-      calibrated,
-      probationary,
-      Math.round(v.suppressFraction * probationary),
-      v.suppressFactor,
-      v.suppressLevel ?? 0.5,
-    );
+    const scores = v.record
+      ? recordScores(calibrated, probationary, Math.round(v.suppressFraction * probationary))
+      : reportedScores(
+          calibrated,
+          probationary,
+          Math.round(v.suppressFraction * probationary),
+          v.suppressFactor,
+          v.suppressLevel ?? 0.5,
+        );
     return {
       name: c.file,
       timestamps: series.get(c.file)!.timestamps,
@@ -287,6 +353,7 @@ if (process.env['VARIANTS'] !== undefined) {
     suppressFactor: config.suppressFactor,
     suppressLevel: config.suppressLevel,
     calib: config.calibration === 'rank' ? 'ecdf' : 'spot',
+    margin: config.rankMargin,
   };
   for (const partial of JSON.parse(process.env['VARIANTS']) as Partial<Variant>[]) {
     variants.push({ ...base, ...partial, name: JSON.stringify(partial) });

@@ -23,6 +23,8 @@ const { values: args } = parseArgs({
     benchmarks: { type: 'string', default: path.join('..', 'shared', 'benchmarks') },
     cache: { type: 'string', default: '/tmp/tsad-skab-scores.json' },
     config: { type: 'string' },
+    /** Further caches (comma-separated) whose window scores are averaged in, each over its fit median. */
+    also: { type: 'string' },
   },
 });
 const dataDir = path.join(args.benchmarks as string, 'skab', 'data');
@@ -84,6 +86,23 @@ if (fs.existsSync(args.cache as string)) {
   }
   fs.writeFileSync(args.cache as string, JSON.stringify(cached));
 }
+const others: Map<string, Cached>[] = (args.also ?? '')
+  .split(',')
+  .filter((f) => f !== '')
+  .map(
+    (f) => new Map((JSON.parse(fs.readFileSync(f, 'utf8')) as Cached[]).map((c) => [c.file, c])),
+  );
+
+/** Window-mean scores divided by their median over the fitting windows. */
+function normalised(c: Cached): Float64Array {
+  const raw = Float64Array.from(c.windowMean, (x) => (x === null ? Number.NaN : x));
+  const fit = Array.from(raw)
+    .filter((x) => !Number.isNaN(x))
+    .slice(0, c.fitWindows)
+    .sort((a, b) => a - b);
+  const median = Math.max(fit[Math.floor(fit.length / 2)] ?? 1, 1e-12);
+  return raw.map((x) => x / median);
+}
 const data = new Map(cached.map((c) => [c.file, readSkabCsv(path.join(dataDir, c.file))]));
 
 interface Variant {
@@ -140,7 +159,21 @@ for (const partial of partials) {
         : Float64Array.from(v.reduction === 'windowMean' ? c.windowMean : c.lastStep, (x) =>
             x === null ? Number.NaN : x,
           );
-    const judged = judgeScores(raw, c.fitWindows, v);
+    let scoresIn = raw;
+    if (others.length > 0) {
+      // Ensemble of window lengths: mean of each model's median-normalised window score;
+      // rows before the longest window are NaN.
+      const all = [normalised(c), ...others.map((o) => normalised(o.get(c.file)!))];
+      scoresIn = Float64Array.from(
+        all[0]!,
+        (_, i) => all.reduce((a, s) => a + s[i]!, 0) / all.length,
+      );
+    }
+    const fitW =
+      others.length > 0
+        ? Math.min(c.fitWindows, ...others.map((o) => o.get(c.file)!.fitWindows))
+        : c.fitWindows;
+    const judged = judgeScores(scoresIn, fitW, v);
     const d = data.get(c.file)!;
     const predicted = holdPredictions(judged.anomalous, v.holdRows).subarray(SKAB_FIT_ROWS);
     const cp = new Uint8Array(predicted.length);

@@ -36,6 +36,7 @@ export const DEFAULT_NAB_CONFIG: Readonly<NabBacktestConfig> = Object.freeze<Nab
   suppressFactor: 0,
   suppressLevel: 0.7,
   calibration: 'rank',
+  rankMargin: 0.2,
 });
 
 /**

@@ -39,37 +39,48 @@ export interface NabBacktestConfig extends ReplayConfig {
    * score among all earlier raw scores of the file (see rankCalibrate).
    */
   calibration: 'threshold' | 'rank';
+  /** With `rank`: how far (as a fraction) a score must exceed earlier ones to count as rarer. */
+  rankMargin: number;
 }
 
 /** Tail probability 10^-RANK_DECADES maps to a rank score of 1. */
 const RANK_DECADES = 4;
 
+/** Index of the first element of the ascending `sorted` that is ≥ x. */
+function lowerBound(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
- * The causal rank score of each raw score: with p = (earlier scores ≥ x + 1) /
- * (earlier scores + 1), the empirical tail probability of x in its own file's
- * past (fitting windows included), the score is −log10(p) / 4 clamped to
- * [0, 1]. NAB sweeps one threshold over all files, and raw reconstruction
- * errors — or a threshold-relative ratio — mean different things in different
- * files; a tail probability means the same everywhere ("rarer than anything in
- * the last n rows"). NaN rows (before the first window) score 0. O(n) per row
- * for the sorted insert, which is negligible next to the model at NAB's sizes.
+ * The causal rank score of each raw score: with p = (earlier scores ≥
+ * x · (1 − margin) + 1) / (earlier scores + 1), the empirical tail probability
+ * of x in its own file's past (fitting windows included), the score is
+ * −log10(p) / 4 clamped to [0, 1]. NAB sweeps one threshold over all files,
+ * and raw reconstruction errors — or a threshold-relative ratio — mean
+ * different things in different files; a tail probability means the same
+ * everywhere ("rarer than anything in the last n rows"). The margin makes a
+ * score rare only when it clearly exceeds the past: without it every slightly
+ * higher repeat of a recurring peak (say, the same hour each day) is a new
+ * maximum. NaN rows (before the first window) score 0. O(n) per row for the
+ * sorted insert, negligible next to the model at NAB's sizes.
  */
-export function rankCalibrate(raw: ArrayLike<number>): Float64Array {
+export function rankCalibrate(raw: ArrayLike<number>, margin = 0): Float64Array {
   const out = new Float64Array(raw.length);
   const seen: number[] = [];
   for (let i = 0; i < raw.length; i++) {
     const x = raw[i]!;
     if (Number.isNaN(x)) continue;
-    let lo = 0;
-    let hi = seen.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (seen[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    const p = (seen.length - lo + 1) / (seen.length + 1);
+    const ge = seen.length - lowerBound(seen, x * (1 - margin));
+    const p = (ge + 1) / (seen.length + 1);
     out[i] = Math.min(1, Math.max(0, -Math.log10(p) / RANK_DECADES));
-    seen.splice(lo, 0, x);
+    seen.splice(lowerBound(seen, x), 0, x);
   }
   return out;
 }
@@ -181,7 +192,9 @@ export async function runNabBacktest(request: NabBacktestRequest): Promise<NabFi
         request.config,
       );
       const scores = reportedScores(
-        request.config.calibration === 'rank' ? rankCalibrate(replay.raw) : replay.calibrated,
+        request.config.calibration === 'rank'
+          ? rankCalibrate(replay.raw, request.config.rankMargin)
+          : replay.calibrated,
         probationary,
         Math.round(request.config.suppressFraction * probationary),
         request.config.suppressFactor,

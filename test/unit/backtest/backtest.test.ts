@@ -169,6 +169,17 @@ describe('backtest', () => {
     assert.deepEqual(Array.from(changed.subarray(0, 4)), Array.from(out.subarray(0, 4)));
   });
 
+  it('counts a score as rare only when it exceeds earlier scores by the margin', () => {
+    const raw = [10, 10, 10, 10, 11, 14];
+    const plain = rankCalibrate(raw);
+    const withMargin = rankCalibrate(raw, 0.2);
+    // 11 is a new maximum, but within 20 % of the earlier 10s: p = 5 / 5 = 1.
+    assert.ok(plain[4]! > 0);
+    assert.equal(withMargin[4], 0);
+    // 0.8 · 14 > 11: a new maximum even with the margin.
+    assert.ok(Math.abs(withMargin[5]! - Math.log10(6) / 4) < 1e-12);
+  });
+
   it('holds a SKAB prediction forward only', () => {
     assert.deepEqual(
       Array.from(holdPredictions([0, 1, 0, 0, 0, 0, 1, 0], 2)),
