@@ -170,7 +170,11 @@ function ecdfCalib(raw: Float64Array, tailIndex = 0, memory = Infinity, margin =
         else b = mid;
       }
       const ge = seen.length - a;
-      const p = (ge + 1) / (seen.length + 1);
+      let p = (ge + 1) / (seen.length + 1);
+      if (ge === 0 && tailIndex > 0 && seen.length > 0 && seen[seen.length - 1]! > 0) {
+        // Pareto extrapolation past the (margin-widened) maximum: rarer the further beyond it.
+        p *= (seen[seen.length - 1]! / y) ** tailIndex;
+      }
       out[i] = Math.min(1, -Math.log10(p) / 4);
       seen.splice(lo, 0, x);
       continue;
@@ -298,7 +302,7 @@ function run(v: Variant) {
       const firstZ = v.zWindow;
       const zc =
         v.calib === 'ecdf'
-          ? ecdfCalib(z, v.tailIndex ?? 0, v.memory ?? Number.POSITIVE_INFINITY)
+          ? ecdfCalib(z, v.tailIndex ?? 0, v.memory ?? Number.POSITIVE_INFINITY, v.margin ?? 0)
           : v.calib === 'pastq'
             ? pastQCalib(z, v.pastQ ?? 0.99)
             : judgeScores(z, Math.max(10, probationary - firstZ), v).calibrated;
