@@ -99,6 +99,7 @@ interface Variant {
   excludeFit?: boolean;
   withSpot?: 'geo' | 'mean' | 'min';
   record?: boolean;
+  fisher?: boolean;
   margin?: number;
   alsoReduction?: 'windowMean' | 'tail';
   spotOffset?: number;
@@ -309,7 +310,14 @@ function run(v: Variant) {
       const w = v.zWeight ?? 1;
       calibrated = v.ensembleOnly
         ? zc
-        : Float64Array.from(calibrated, (a, i) => Math.max(a, w * zc[i]!));
+        : v.fisher
+          ? Float64Array.from(calibrated, (a, i) => {
+              // Fisher's method on the two tail probabilities (score = -log10(p) / 4).
+              const x = 2 * Math.LN10 * 4 * (a + zc[i]!);
+              const p = Math.exp(-x / 2) * (1 + x / 2);
+              return Math.min(1, Math.max(0, -Math.log10(p) / 4));
+            })
+          : Float64Array.from(calibrated, (a, i) => Math.max(a, w * zc[i]!));
     }
     const scores = v.record
       ? recordScores(calibrated, probationary, Math.round(v.suppressFraction * probationary))
