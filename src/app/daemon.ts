@@ -431,22 +431,10 @@ function createColdStart(deps: ColdStartDeps) {
       'cold start: training the first model in a worker thread',
     );
     try {
-      const model = await trainInWorker(
-        chosen,
-        {
-          windowSize: config.window.size,
-          hiddenUnits: [...config.model.hiddenUnits],
-          codeSize: config.model.codeSize,
-          dropout: config.model.dropout,
-          learningRate: config.model.learningRate,
-          batchSize: config.model.batchSize,
-          maxEpochs: config.model.maxEpochs,
-          patience: config.model.patience,
-          validationFraction: config.model.validationFraction,
-          seed: config.model.seed,
-        },
-        { channels: chosen[0]?.channels ?? [], signal: abort.signal },
-      );
+      const model = await trainInWorker(chosen, modelConfigOf(config), {
+        channels: chosen[0]?.channels ?? [],
+        signal: abort.signal,
+      });
       const seconds = (performance.now() - started) / 1000;
       deps.onTraining('success', seconds);
       logger.info(
@@ -481,6 +469,22 @@ function createColdStart(deps: ColdStartDeps) {
       abort.abort(new Error('daemon stopping'));
       await training;
     },
+  };
+}
+
+/** The model settings of the configuration, as training takes them (cold start and retraining). */
+function modelConfigOf(config: Config): Partial<ModelConfig> {
+  return {
+    windowSize: config.window.size,
+    hiddenUnits: [...config.model.hiddenUnits],
+    codeSize: config.model.codeSize,
+    dropout: config.model.dropout,
+    learningRate: config.model.learningRate,
+    batchSize: config.model.batchSize,
+    maxEpochs: config.model.maxEpochs,
+    patience: config.model.patience,
+    validationFraction: config.model.validationFraction,
+    seed: config.model.seed,
   };
 }
 
@@ -548,18 +552,7 @@ interface RetrainingWiring {
 function createRetraining(wiring: RetrainingWiring): RetrainingScheduler {
   const { config, logger, models, registry } = wiring;
   const r = config.retraining;
-  const modelConfig: Partial<ModelConfig> = {
-    windowSize: config.window.size,
-    hiddenUnits: [...config.model.hiddenUnits],
-    codeSize: config.model.codeSize,
-    dropout: config.model.dropout,
-    learningRate: config.model.learningRate,
-    batchSize: config.model.batchSize,
-    maxEpochs: config.model.maxEpochs,
-    patience: config.model.patience,
-    validationFraction: config.model.validationFraction,
-    seed: config.model.seed,
-  };
+  const modelConfig = modelConfigOf(config);
   return createRetrainingScheduler({
     policy: {
       ...DEFAULT_RETRAINING_POLICY,
