@@ -56,7 +56,15 @@ async function main(options: PacedProducerOptions): Promise<void> {
           value: encodeValue(sensor, ts, sensorValue(sensor, step)),
         });
       }
-      await producer.send({ topic: options.topic, messages, acks: 1 });
+      // After a slow send many readings are due at once: keep each request
+      // well under the broker's message.max.bytes (1 MB by default).
+      for (let k = 0; k < messages.length; k += 2_000) {
+        await producer.send({
+          topic: options.topic,
+          messages: messages.slice(k, k + 2_000),
+          acks: 1,
+        });
+      }
       sent += due;
     }
     next += TICK_MS;

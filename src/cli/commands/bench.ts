@@ -103,7 +103,8 @@ export function registerBench(program: Command, context: CliContext): void {
       const report = await runE2eBench({
         brokers: brokers.split(',').filter((b) => b.length > 0),
         sensors: positive(options.sensors, 100),
-        backlogPerSensor: positive(options.backlog, options.quick ? 400 : 2_000),
+        backlogPerSensor: positive(options.backlog, options.quick ? 1_500 : 6_000),
+        maxWindowsPerPhase: options.quick ? 40_000 : 160_000,
         latencySeconds: positive(options.seconds, options.quick ? 8 : 20),
         strides: [1, 8],
         batchSize: positive(options.batchSize, 64),
