@@ -412,23 +412,31 @@ async function throughputPhase(
   o.log(`throughput, stride ${stride}: consuming ${produced.readings} readings`);
   const peak = rssSampler();
   const t0 = performance.now();
-  await daemon.start();
-  for (;;) {
-    await sleep(100);
-    const now = performance.now();
-    if (count >= target) break;
-    // Everything consumed and nothing scored for a while: windows went missing.
-    const consumed = (daemon.stats()?.readings ?? 0) >= produced.readings;
-    if (count > 0 && now - last > (consumed ? 3_000 : 20_000)) break;
-    if (now - t0 > o.maxPhaseSeconds * 1000) break;
+  let span: number;
+  let scored: number;
+  let peakRssMiB: number;
+  let stats: PipelineStats | undefined;
+  try {
+    await daemon.start();
+    for (;;) {
+      await sleep(100);
+      const now = performance.now();
+      if (count >= target) break;
+      // Everything consumed and nothing scored for a while: windows went missing.
+      const consumed = (daemon.stats()?.readings ?? 0) >= produced.readings;
+      if (count > 0 && now - last > (consumed ? 3_000 : 20_000)) break;
+      if (now - t0 > o.maxPhaseSeconds * 1000) break;
+    }
+  } finally {
+    peakRssMiB = peak();
+    stats = daemon.stats() ? { ...daemon.stats()! } : undefined;
+    // Fixed before stop(), whose drain scores what is still in flight.
+    span = (last - first) / 1000;
+    scored = count;
+    // Also on failure: a running consumer would keep the process alive.
+    await daemon.stop();
   }
-  const peakRssMiB = peak();
-  const stats = daemon.stats() ? { ...daemon.stats()! } : undefined;
-  // Fixed before stop(), whose drain scores what is still in flight.
-  const span = (last - first) / 1000;
-  const scored = count;
   const windowsPerSec = span > 0 ? (scored - 1) / span : 0;
-  await daemon.stop();
   // The first call ends before the first scored window, so it is outside the span.
   const modelMs = calls.slice(1).reduce((sum, c) => sum + c.ms, 0);
   const modelOnly = await modelOnlyRate(
@@ -523,25 +531,30 @@ async function latencyPhase(
   });
   o.log(`latency, stride ${stride}: ${targetRate} readings/s for ${o.latencySeconds} s`);
   const peak = rssSampler();
-  await daemon.start();
-  const startedAt = Date.now();
-  measureFrom = startedAt + Math.min(3_000, (o.latencySeconds * 1000) / 4);
-  const producer = await runChild(
-    fileURLToPath(new URL('./paced-producer.ts', import.meta.url)),
-    {
-      brokers,
-      topic,
-      sensors: o.sensors,
-      rate: targetRate,
-      seconds: o.latencySeconds,
-      startStep: 0,
-    },
-    [],
-  );
-  // Let the last readings through, then stop.
-  while (performance.now() - lastScore < 2_000) await sleep(100);
-  const peakRssMiB = peak();
-  await daemon.stop();
+  let producer: unknown;
+  let peakRssMiB: number;
+  try {
+    await daemon.start();
+    measureFrom = Date.now() + Math.min(3_000, (o.latencySeconds * 1000) / 4);
+    producer = await runChild(
+      fileURLToPath(new URL('./paced-producer.ts', import.meta.url)),
+      {
+        brokers,
+        topic,
+        sensors: o.sensors,
+        rate: targetRate,
+        seconds: o.latencySeconds,
+        startStep: 0,
+      },
+      [],
+    );
+    // Let the last readings through, then stop.
+    while (performance.now() - lastScore < 2_000) await sleep(100);
+  } finally {
+    peakRssMiB = peak();
+    // Also on failure: a running consumer would keep the process alive.
+    await daemon.stop();
+  }
   const sent = (producer as { sent?: number; seconds?: number }).sent ?? 0;
   const seconds = (producer as { seconds?: number }).seconds ?? o.latencySeconds;
   latencies.sort((a, b) => a - b);
