@@ -31,11 +31,25 @@ export function sortedQuantile(sorted: Float64Array, level: number): number {
 }
 
 /** The SPOT model on a stream of values (raw scores for SPOT, deviations for DSPOT). */
+/**
+ * Buffers start small and double up to their configured size, and the
+ * initial batch is freed once the tail is fitted: most sensors of a large
+ * fleet hold a few dozen peaks, and 100,000 sensors at the full 16 KB each
+ * would not fit the daemon's memory budget (docs/thresholds.md).
+ */
+const FIRST_CAPACITY = 32;
+
+function grown(buffer: Float64Array, limit: number): Float64Array {
+  const next = new Float64Array(Math.min(limit, Math.max(FIRST_CAPACITY, buffer.length * 2)));
+  next.set(buffer);
+  return next;
+}
+
 class SpotCore {
-  readonly initBatch: Float64Array;
-  readonly peaks: Float64Array;
+  private initBatch: Float64Array = new Float64Array(0);
+  private peaks: Float64Array = new Float64Array(0);
   /** Per peak, the excess it had to stay under to be learnt (z − t then); +∞ for the initial batch. */
-  readonly limits: Float64Array;
+  private limits: Float64Array = new Float64Array(0);
   private initCount = 0;
   private peakHead = 0;
   private peakCount = 0;
@@ -49,11 +63,7 @@ class SpotCore {
   private peaksSinceFit = 0;
   private z = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly config: Omit<SpotConfig, 'method'>) {
-    this.initBatch = new Float64Array(config.nInit);
-    this.peaks = new Float64Array(config.maxPeaks);
-    this.limits = new Float64Array(config.maxPeaks);
-  }
+  constructor(private readonly config: Omit<SpotConfig, 'method'>) {}
 
   get ready(): boolean {
     return this.initCount >= this.config.nInit;
@@ -69,6 +79,9 @@ class SpotCore {
 
   /** Adds a warm-up value; fits the first model once the batch is complete. */
   addInitial(value: number): void {
+    if (this.initCount === this.initBatch.length) {
+      this.initBatch = grown(this.initBatch, this.config.nInit);
+    }
     this.initBatch[this.initCount++] = value;
     if (this.ready) this.initialise();
   }
@@ -84,14 +97,21 @@ class SpotCore {
     for (const value of this.initBatch) {
       if (value > this.t) this.pushPeak(value - this.t, Number.POSITIVE_INFINITY);
     }
+    this.initBatch = new Float64Array(0);
     this.refit();
   }
 
+  /** Appends while the buffers grow to maxPeaks, then overwrites the oldest peak (a ring). */
   private pushPeak(excess: number, limit: number): void {
+    const max = this.config.maxPeaks;
+    if (this.peakCount < max && this.peakCount === this.peaks.length) {
+      this.peaks = grown(this.peaks, max);
+      this.limits = grown(this.limits, max);
+    }
     this.peaks[this.peakHead] = excess;
     this.limits[this.peakHead] = limit;
-    this.peakHead = (this.peakHead + 1) % this.peaks.length;
-    this.peakCount = Math.min(this.peakCount + 1, this.peaks.length);
+    this.peakHead = (this.peakHead + 1) % max;
+    this.peakCount = Math.min(this.peakCount + 1, max);
     this.nPeaks++;
   }
 
@@ -160,6 +180,9 @@ class SpotCore {
 
   /** Forgets everything and starts a new warm-up. */
   reset(): void {
+    this.initBatch = new Float64Array(0);
+    this.peaks = new Float64Array(0);
+    this.limits = new Float64Array(0);
     this.initCount = 0;
     this.peakHead = 0;
     this.peakCount = 0;
@@ -169,6 +192,7 @@ class SpotCore {
     this.z = Number.POSITIVE_INFINITY;
   }
 
+  /** Bytes held now; at most 8·(nInit + 2·maxPeaks), and 8·2·maxPeaks after warm-up. */
   memoryBytes(): number {
     return this.initBatch.byteLength + this.peaks.byteLength + this.limits.byteLength;
   }
