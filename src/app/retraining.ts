@@ -212,8 +212,7 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
     deps.drift.setReference(referenceScores);
     if (trigger === 'drift') {
       // The old normal sample describes a world that is gone.
-      deps.reservoir.clearNormal();
-      for (const w of data.training) deps.reservoir.offer(w, false);
+      deps.reservoir.resetNormal([...data.training, ...data.holdout]);
     }
     return {
       ...base,
@@ -231,7 +230,7 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
       if (!policy.enabled) return;
       windowsSinceTraining += 1;
       if (deps.model.current() === null) {
-        if (deps.reservoir.snapshot().normalSeen >= policy.warmupWindows) void launch('cold-start');
+        if (deps.reservoir.normalSeen() >= policy.warmupWindows) void launch('cold-start');
         return;
       }
       deps.drift.observe(score);

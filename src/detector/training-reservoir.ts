@@ -49,8 +49,13 @@ export interface TrainingReservoir {
   /** Offers a scored window; `flagged` is the detector's verdict on it. */
   offer(window: SensorWindow, flagged: boolean): void;
   snapshot(): ReservoirSnapshot;
-  /** Forgets the normal sample (after a drift, the old normal no longer is). */
-  clearNormal(): void;
+  /**
+   * Replaces the normal sample by `windows` (after a drift the old normal no
+   * longer is); the flagged and recent rings are kept as they are.
+   */
+  resetNormal(windows: readonly SensorWindow[]): void;
+  /** Normal windows offered since creation or the last reset. */
+  normalSeen(): number;
   /** Windows held in total (bounded by the sum of the capacities). */
   size(): number;
 }
@@ -77,18 +82,21 @@ export function createTrainingReservoir(
     if (slot < capacity) target[slot] = w;
   }
 
+  function offerNormal(window: SensorWindow): void {
+    if (random() < o.holdoutFraction) {
+      holdoutSeen += 1;
+      sample(holdout, holdoutSeen, o.holdoutCapacity, window);
+    } else {
+      trainingSeen += 1;
+      sample(training, trainingSeen, o.capacity, window);
+    }
+  }
+
   return {
     offer(window, isFlagged) {
       recent.push(window);
-      if (isFlagged) {
-        flagged.push(window);
-      } else if (random() < o.holdoutFraction) {
-        holdoutSeen += 1;
-        sample(holdout, holdoutSeen, o.holdoutCapacity, window);
-      } else {
-        trainingSeen += 1;
-        sample(training, trainingSeen, o.capacity, window);
-      }
+      if (isFlagged) flagged.push(window);
+      else offerNormal(window);
     },
     snapshot() {
       return {
@@ -99,12 +107,14 @@ export function createTrainingReservoir(
         normalSeen: trainingSeen + holdoutSeen,
       };
     },
-    clearNormal() {
+    resetNormal(windows) {
       training = [];
       holdout = [];
       trainingSeen = 0;
       holdoutSeen = 0;
+      for (const w of windows) offerNormal(w);
     },
+    normalSeen: () => trainingSeen + holdoutSeen,
     size() {
       return training.length + holdout.length + flagged.size() + recent.size();
     },

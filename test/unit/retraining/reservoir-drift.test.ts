@@ -76,14 +76,16 @@ test('the reservoir samples uniformly over the whole stream, not just its start'
   assert.ok(secondHalf > 0.4 && secondHalf < 0.6, `share from the second half: ${secondHalf}`);
 });
 
-test('clearNormal forgets the normal sample but keeps flagged and recent windows', () => {
-  const reservoir = createTrainingReservoir({ capacity: 10 });
+test('resetNormal replaces the normal sample but keeps flagged and recent windows', () => {
+  const reservoir = createTrainingReservoir({ capacity: 10, recentCapacity: 100 });
   for (let i = 0; i < 50; i += 1) reservoir.offer(windowAt(i), i === 3);
-  reservoir.clearNormal();
+  reservoir.resetNormal([windowAt(1000), windowAt(1001)]);
   const snap = reservoir.snapshot();
-  assert.equal(snap.training.length + snap.holdout.length, 0);
+  const normal = [...snap.training, ...snap.holdout].map((w) => w.startTs / 1000).sort();
+  assert.deepEqual(normal, [1000, 1001]);
+  assert.equal(reservoir.normalSeen(), 2);
   assert.equal(snap.flagged.length, 1);
-  assert.ok(snap.recent.length > 0);
+  assert.equal(snap.recent.length, 50, 'the reset windows are not added to the recent ring again');
 });
 
 test('ksDistance is 0 for identical samples and 1 for disjoint ones', () => {
