@@ -79,30 +79,12 @@ export function fitGpd(peaks: Float64Array, count: number): GpdFit | null {
       best = i;
     }
   }
-  let lo = thetas[Math.max(0, best - 1)]!;
-  let hi = thetas[Math.min(thetas.length - 1, best + 1)]!;
-  const ratio = (Math.sqrt(5) - 1) / 2;
-  let a = hi - ratio * (hi - lo);
-  let b = lo + ratio * (hi - lo);
-  let fa = llAt(a);
-  let fb = llAt(b);
-  for (let iter = 0; iter < 40; iter++) {
-    if (fa < fb) {
-      lo = a;
-      a = b;
-      fa = fb;
-      b = lo + ratio * (hi - lo);
-      fb = llAt(b);
-    } else {
-      hi = b;
-      b = a;
-      fb = fa;
-      a = hi - ratio * (hi - lo);
-      fa = llAt(a);
-    }
-  }
-  const theta = fa >= fb ? a : b;
-  const refined = Math.max(fa, fb);
+  const { x: theta, value: refined } = goldenSectionMax(
+    llAt,
+    thetas[Math.max(0, best - 1)]!,
+    thetas[Math.min(thetas.length - 1, best + 1)]!,
+    40,
+  );
   if (!(refined > bestLl) && thetas[best] === 0) return exponential;
   const chosen = refined > bestLl ? theta : thetas[best]!;
   if (chosen === 0) return exponential;
@@ -288,30 +270,9 @@ export function fitTail(
   // larger than the sample mean; the bracket allows for a strong truncation.
   const llExp = (logSigma: number) =>
     truncatedLogLikelihood(peaks, limits, count, 0, Math.exp(logSigma));
-  let lo = Math.log(mean) - 0.7;
-  let hi = Math.log(mean) + 3;
-  const ratio = (Math.sqrt(5) - 1) / 2;
-  let a = hi - ratio * (hi - lo);
-  let b = lo + ratio * (hi - lo);
-  let fa = llExp(a);
-  let fb = llExp(b);
-  for (let iter = 0; iter < 32; iter++) {
-    if (fa < fb) {
-      lo = a;
-      a = b;
-      fa = fb;
-      b = lo + ratio * (hi - lo);
-      fb = llExp(b);
-    } else {
-      hi = b;
-      b = a;
-      fb = fa;
-      a = hi - ratio * (hi - lo);
-      fa = llExp(a);
-    }
-  }
-  const exponential: GpdFit = { xi: 0, sigma: Math.exp(fa >= fb ? a : b) };
-  const exponentialLl = Math.max(fa, fb);
+  const best = goldenSectionMax(llExp, Math.log(mean) - 0.7, Math.log(mean) + 3, 32);
+  const exponential: GpdFit = { xi: 0, sigma: Math.exp(best.x) };
+  const exponentialLl = best.value;
   const general = fitTruncatedGpd(peaks, limits, count, plain);
   const generalLl = truncatedLogLikelihood(peaks, limits, count, general.xi, general.sigma);
   // Asymmetric bars: wrongly taking a lighter tail (ξ < 0) lowers z_q and starts
@@ -319,4 +280,38 @@ export function fitTail(
   // little conservative, so a heavier tail needs the usual 5% evidence.
   const bar = general.xi > 0 ? LR_CRITICAL_HEAVIER : LR_CRITICAL;
   return 2 * count * (generalLl - exponentialLl) > bar ? general : exponential;
+}
+
+/**
+ * Golden-section search for the maximum of a unimodal `f` on [lo, hi]:
+ * `iterations` steps, each shrinking the bracket by 0.618. Returns the better
+ * of the two last probes and its value.
+ */
+function goldenSectionMax(
+  f: (x: number) => number,
+  lo: number,
+  hi: number,
+  iterations: number,
+): { x: number; value: number } {
+  const ratio = (Math.sqrt(5) - 1) / 2;
+  let a = hi - ratio * (hi - lo);
+  let b = lo + ratio * (hi - lo);
+  let fa = f(a);
+  let fb = f(b);
+  for (let iter = 0; iter < iterations; iter++) {
+    if (fa < fb) {
+      lo = a;
+      a = b;
+      fa = fb;
+      b = lo + ratio * (hi - lo);
+      fb = f(b);
+    } else {
+      hi = b;
+      b = a;
+      fb = fa;
+      a = hi - ratio * (hi - lo);
+      fa = f(a);
+    }
+  }
+  return fa >= fb ? { x: a, value: fa } : { x: b, value: fb };
 }
