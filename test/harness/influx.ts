@@ -34,32 +34,7 @@ export async function startInflux(options: StartInfluxOptions): Promise<InfluxSe
     const [httpPort, rpcPort] = (await freePorts(2)) as [number, number];
     const state = path.join(options.dir, `state-${attemptNo}`);
     const configFile = path.join(options.dir, 'influxdb.conf');
-    fs.writeFileSync(
-      configFile,
-      `reporting-disabled = true
-bind-address = "127.0.0.1:${rpcPort}"
-
-[meta]
-  dir = "${state}/meta"
-
-[data]
-  dir = "${state}/data"
-  wal-dir = "${state}/wal"
-  query-log-enabled = false
-
-[monitor]
-  store-enabled = false
-
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:${httpPort}"
-  auth-enabled = false
-  log-enabled = false
-
-[continuous_queries]
-  log-enabled = false
-`,
-    );
+    fs.writeFileSync(configFile, influxConfig({ stateDir: state, httpPort, rpcPort }));
     const proc = launch({
       name: 'influxdb',
       command: influxd,
@@ -81,4 +56,34 @@ bind-address = "127.0.0.1:${rpcPort}"
     return { process: proc, ready };
   });
   return { url: started.info, process: started.process, dir: options.dir };
+}
+
+/**
+ * The influxd configuration the harness runs: both ports on loopback, all
+ * state under `stateDir`, reporting, query and HTTP logs off.
+ */
+export function influxConfig(o: { stateDir: string; httpPort: number; rpcPort: number }): string {
+  return `reporting-disabled = true
+bind-address = "127.0.0.1:${o.rpcPort}"
+
+[meta]
+  dir = "${o.stateDir}/meta"
+
+[data]
+  dir = "${o.stateDir}/data"
+  wal-dir = "${o.stateDir}/wal"
+  query-log-enabled = false
+
+[monitor]
+  store-enabled = false
+
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:${o.httpPort}"
+  auth-enabled = false
+  log-enabled = false
+
+[continuous_queries]
+  log-enabled = false
+`;
 }

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { influxConfig } from '../../harness/influx.ts';
 import { ensureCommand } from '../../harness/install.ts';
 import { freePorts } from '../../harness/ports.ts';
 import { launch, type ServerProcess, tail } from '../../harness/process.ts';
@@ -27,27 +28,7 @@ export async function startRestartableInflux(): Promise<RestartableInflux> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-obs-influx-'));
   const [httpPort, rpcPort] = (await freePorts(2)) as [number, number];
   const configFile = path.join(dir, 'influxdb.conf');
-  fs.writeFileSync(
-    configFile,
-    `reporting-disabled = true
-bind-address = "127.0.0.1:${rpcPort}"
-[meta]
-  dir = "${dir}/meta"
-[data]
-  dir = "${dir}/data"
-  wal-dir = "${dir}/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:${httpPort}"
-  auth-enabled = false
-  log-enabled = false
-[continuous_queries]
-  log-enabled = false
-`,
-  );
+  fs.writeFileSync(configFile, influxConfig({ stateDir: dir, httpPort, rpcPort }));
   const url = `http://127.0.0.1:${httpPort}`;
   const logFile = path.join(dir, 'influxdb.log');
   let proc: ServerProcess | undefined;
