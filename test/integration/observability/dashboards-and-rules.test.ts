@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import YAML from 'yaml';
 import { createInfluxSink, type InfluxSink } from '../../../src/adapters/influx/influx-sink.ts';
 import { createMetrics, type Metrics } from '../../../src/adapters/metrics/create-metrics.ts';
 import {
@@ -19,9 +18,8 @@ import { type PrometheusServer, startPrometheus } from '../../harness/prometheus
 import { waitFor } from '../../harness/wait.ts';
 import {
   dashboardQueries,
+  deployPrometheusConfig,
   operands,
-  PROMETHEUS_YML,
-  RULES_DIR,
   ruleExpressions,
   substituteInfluxQL,
   substitutePromQL,
@@ -46,30 +44,6 @@ async function promQuery(url: string, query: string): Promise<PromResponse> {
   const target = new URL('/api/v1/query', url);
   target.searchParams.set('query', query);
   return (await (await fetch(target)).json()) as PromResponse;
-}
-
-/**
- * The deploy/prometheus config with only what a test must change: the tsad
- * target (our metrics server), 1 s intervals so a short run has enough
- * samples, and rule files by name (the harness writes them next to it).
- */
-function testConfig(target: string): { configYaml: string; ruleFiles: Record<string, string> } {
-  const config = YAML.parse(fs.readFileSync(PROMETHEUS_YML, 'utf8')) as {
-    global: Record<string, unknown>;
-    rule_files: string[];
-    scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
-  };
-  config.global['scrape_interval'] = '1s';
-  config.global['evaluation_interval'] = '1s';
-  const job = config.scrape_configs.find((c) => c.job_name === 'tsad');
-  assert.ok(job, 'deploy/prometheus/prometheus.yml has a scrape job named tsad');
-  job.static_configs = [{ targets: [target] }];
-  const ruleFiles: Record<string, string> = {};
-  for (const file of fs.readdirSync(RULES_DIR).filter((f) => /\.ya?ml$/.test(f))) {
-    ruleFiles[file] = fs.readFileSync(path.join(RULES_DIR, file), 'utf8');
-  }
-  config.rule_files = Object.keys(ruleFiles);
-  return { configYaml: YAML.stringify(config), ruleFiles };
 }
 
 describe('dashboards and alert rules against real Prometheus and InfluxDB', () => {
@@ -105,7 +79,7 @@ describe('dashboards and alert rules against real Prometheus and InfluxDB', () =
       { observer: metrics.influx },
     );
     await sink.start();
-    prometheus = await startPrometheus({ dir, ...testConfig(`127.0.0.1:${port}`) });
+    prometheus = await startPrometheus({ dir, ...deployPrometheusConfig(`127.0.0.1:${port}`) });
     feed = startFeed({ metrics, sink, sensors: SENSORS });
     // Enough scrapes for rate() over 1m windows (two samples) and one alert
     // episode (firing at tick 5, resolved at tick 25 of 50 ms).

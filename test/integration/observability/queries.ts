@@ -205,3 +205,30 @@ export function substituteInfluxQL(query: string, variables: { sensor: string })
     .replaceAll('$__interval', '1s')
     .replaceAll('$sensor', sensor);
 }
+
+/**
+ * The deploy/prometheus config with only what a test must change: the tsad
+ * target (our metrics server), 1 s intervals so a short run has enough
+ * samples, and rule files by name (the harness writes them next to it).
+ */
+export function deployPrometheusConfig(target: string): {
+  configYaml: string;
+  ruleFiles: Record<string, string>;
+} {
+  const config = YAML.parse(fs.readFileSync(PROMETHEUS_YML, 'utf8')) as {
+    global: Record<string, unknown>;
+    rule_files: string[];
+    scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+  };
+  config.global['scrape_interval'] = '1s';
+  config.global['evaluation_interval'] = '1s';
+  const job = config.scrape_configs.find((c) => c.job_name === 'tsad');
+  if (!job) throw new Error('deploy/prometheus/prometheus.yml has no scrape job named tsad');
+  job.static_configs = [{ targets: [target] }];
+  const ruleFiles: Record<string, string> = {};
+  for (const file of fs.readdirSync(RULES_DIR).filter((f) => /\.ya?ml$/.test(f))) {
+    ruleFiles[file] = fs.readFileSync(path.join(RULES_DIR, file), 'utf8');
+  }
+  config.rule_files = Object.keys(ruleFiles);
+  return { configYaml: YAML.stringify(config), ruleFiles };
+}

@@ -9,16 +9,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import YAML from 'yaml';
 import { freePort } from '../../harness/ports.ts';
 import { type PrometheusServer, startPrometheus } from '../../harness/prometheus.ts';
 import { waitFor } from '../../harness/wait.ts';
 import {
   dashboardQueries,
+  deployPrometheusConfig,
   operands,
-  PROMETHEUS_YML,
   REPO,
-  RULES_DIR,
   ruleExpressions,
   substituteInfluxQL,
   substitutePromQL,
@@ -72,25 +70,6 @@ function embeddedEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function testConfig(target: string): { configYaml: string; ruleFiles: Record<string, string> } {
-  const config = YAML.parse(fs.readFileSync(PROMETHEUS_YML, 'utf8')) as {
-    global: Record<string, unknown>;
-    rule_files: string[];
-    scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
-  };
-  config.global['scrape_interval'] = '1s';
-  config.global['evaluation_interval'] = '1s';
-  const job = config.scrape_configs.find((c) => c.job_name === 'tsad');
-  assert.ok(job);
-  job.static_configs = [{ targets: [target] }];
-  const ruleFiles: Record<string, string> = {};
-  for (const file of fs.readdirSync(RULES_DIR).filter((f) => /\.ya?ml$/.test(f))) {
-    ruleFiles[file] = fs.readFileSync(path.join(RULES_DIR, file), 'utf8');
-  }
-  config.rule_files = Object.keys(ruleFiles);
-  return { configYaml: YAML.stringify(config), ruleFiles };
-}
-
 describe('tsad run (embedded) with real Prometheus and InfluxDB', () => {
   let influx: RestartableInflux;
   let prometheus: PrometheusServer;
@@ -106,7 +85,7 @@ describe('tsad run (embedded) with real Prometheus and InfluxDB', () => {
     influx = await startRestartableInflux();
     const port = await freePort();
     metricsUrl = `http://127.0.0.1:${port}`;
-    prometheus = await startPrometheus({ dir, ...testConfig(`127.0.0.1:${port}`) });
+    prometheus = await startPrometheus({ dir, ...deployPrometheusConfig(`127.0.0.1:${port}`) });
     daemon = spawn(
       process.execPath,
       [
