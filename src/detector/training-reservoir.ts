@@ -6,6 +6,7 @@
  * high), and a ring of the most recent windows of any kind (after a drift,
  * the new normal is in there, flagged or not).
  */
+import { mulberry32 } from './seeded-random.ts';
 import type { SensorWindow } from './types.ts';
 
 /** Sizes of the reservoir's parts. */
@@ -65,7 +66,7 @@ export function createTrainingReservoir(
   options: Partial<ReservoirOptions> = {},
 ): TrainingReservoir {
   const o = { ...DEFAULT_RESERVOIR, ...options };
-  const random = seededRandom(o.seed);
+  const random = mulberry32(o.seed);
   let training: SensorWindow[] = [];
   let holdout: SensorWindow[] = [];
   let trainingSeen = 0;
@@ -143,17 +144,5 @@ function createRing<T>(capacity: number): Ring<T> {
     size() {
       return items.length;
     },
-  };
-}
-
-/** mulberry32: a small seeded generator, so a replay samples the same windows. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }

@@ -4,7 +4,9 @@
  * stopping that restores the best weights, and a seeded shuffle so a seed
  * reproduces a run (as far as the backend's kernels are deterministic).
  */
+
 import * as tf from '@tensorflow/tfjs';
+import { mulberry32 } from '../detector/seeded-random.ts';
 import type { SensorWindow } from '../detector/types.ts';
 import { TsadError } from '../errors.ts';
 import { buildAutoencoderNetwork } from './architecture.ts';
@@ -235,14 +237,4 @@ function permutation(n: number, random: () => number): Int32Array {
   return order;
 }
 
-/** Small, fast seeded PRNG (mulberry32); quality is ample for shuffling. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };

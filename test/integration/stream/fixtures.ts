@@ -4,6 +4,7 @@
  * a small model trained once on its normal windows, the producer and topic
  * readers, and a daemon config for the real broker.
  */
+
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { type Admin, type IHeaders, Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { loadConfig } from '../../../src/config/load-config.ts';
 import type { Config } from '../../../src/config/schema.ts';
+import { mulberry32 } from '../../../src/detector/seeded-random.ts';
 import { initBackend } from '../../../src/model/backend.ts';
 import { trainAutoencoder } from '../../../src/model/train.ts';
 import type { ScoredWindowSink } from '../../../src/stream/ports.ts';
@@ -29,16 +31,7 @@ export interface Fleet {
 }
 
 /** Deterministic pseudo-random numbers (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const random = mulberry32;
 
 /** The value of reading `i` of sensor number `s`; anomalous sensors shift by +2.5 in the anomaly range. */
 export function readingValue(fleet: Fleet, s: number, i: number, noise: () => number): number {
