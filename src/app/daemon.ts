@@ -585,9 +585,8 @@ function createRetraining(wiring: RetrainingWiring): RetrainingScheduler {
               isSavableModel(model)
                 ? registry.register(model)
                 : Promise.reject(new TsadError('TSAD_ERR_INTERNAL', 'model cannot be saved')),
-            activate: (version, details) => registry.activate(version, details),
-            recordRejection: (version, reason, details) =>
-              registry.recordRejection(version, reason, details),
+            activate: registry.activate,
+            recordRejection: registry.recordRejection,
           },
         }
       : {}),

@@ -22,6 +22,7 @@
 import type { DriftDetector } from '../detector/drift-detector.ts';
 import type { ReservoirSnapshot, TrainingReservoir } from '../detector/training-reservoir.ts';
 import type { SensorWindow } from '../detector/types.ts';
+import type { ModelRegistry } from '../model/registry.ts';
 import type { ModelSwitch, SwitchableModel } from './model-switch.ts';
 
 /** When and how to retrain. */
@@ -97,15 +98,13 @@ export interface RetrainingDeps {
   train(windows: SensorWindow[], signal: AbortSignal): Promise<SwitchableModel>;
   /** Called after a swap, with the score scale (null: thresholds start over). */
   recalibrate(scale: number | null): void;
-  /** Persists a candidate; `activate` marks it active. Optional (no registry). */
-  registry?: {
+  /**
+   * Persists candidates and the promotion history (src/model/registry.ts);
+   * `register` takes any candidate, whether it can be saved is the caller's
+   * business. Optional (no registry).
+   */
+  registry?: Pick<ModelRegistry, 'activate' | 'recordRejection'> & {
     register(model: SwitchableModel): Promise<unknown>;
-    activate(version: string, details?: Record<string, unknown>): Promise<void>;
-    recordRejection(
-      version: string,
-      reason: string,
-      details?: Record<string, unknown>,
-    ): Promise<void>;
   };
   onOutcome?(outcome: TrainingOutcome): void;
   onStart?(trigger: TrainingTrigger): void;
