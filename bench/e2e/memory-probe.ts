@@ -13,7 +13,7 @@
  *
  * Prints one JSON object.
  */
-import { thresholdOptions } from '../../src/app/daemon.ts';
+import { alertPolicy, thresholdOptions } from '../../src/app/daemon.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { createDetectorRegistry, type ThresholdOptions } from '../../src/detector/index.ts';
 import type { WindowScore } from '../../src/detector/types.ts';
@@ -46,19 +46,11 @@ async function main(options: MemoryProbeOptions): Promise<void> {
   if (options.thresholdMethod !== undefined)
     flags['threshold'] = { method: options.thresholdMethod };
   const config = loadConfig({ env: {}, flags });
-  const a = config.alerts;
   // The daemon's registry: same threshold and alert settings, same sensor cap.
   const detector = createDetectorRegistry(
     {
       threshold: thresholdOptions(config),
-      alert: {
-        confirmK: a.confirmK,
-        confirmN: a.confirmN,
-        resolveAfter: a.resolveAfter,
-        hysteresis: a.hysteresis,
-        minFiringMs: a.minFiringMs,
-        cooldownMs: a.cooldownMs,
-      },
+      alert: alertPolicy(config),
     },
     { maxSensors: 1_000_000 },
   );

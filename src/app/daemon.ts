@@ -384,7 +384,8 @@ export function thresholdOptions(config: Config): ThresholdOptions {
   }
 }
 
-function alertPolicy(config: Config) {
+/** The alert policy of the configuration, as the detector registry takes it. */
+export function alertPolicy(config: Config) {
   const a = config.alerts;
   return {
     confirmK: a.confirmK,
