@@ -13,8 +13,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readBacktestConfig } from '../../src/cli/backtest/backtest-config.ts';
 import { nabProbationaryRows, rankCalibrate, reportedScores } from '../../src/cli/backtest/nab.ts';
+import { dominantPeriod, seasonalResidual } from '../../src/cli/backtest/nab-seasonal.ts';
 import { judgeScores, scoreSeries } from '../../src/cli/backtest/replay.ts';
 import { listNabDataFiles, readNabDataCsv, readNabLabels } from '../../src/cli/benchmark-files.ts';
+import { anomalyLikelihood } from '../../src/detector/anomaly-likelihood.ts';
 import { evaluateNab } from '../../src/detector/evaluation/evaluate-nab.ts';
 import type { ThresholdOptions } from '../../src/detector/thresholds/threshold.ts';
 import { initBackend } from '../../src/model/backend.ts';
@@ -105,6 +107,24 @@ interface Variant {
   spotOffset?: number;
   /** How the rank scores of the main and `--also` caches combine. */
   combine?: 'max' | 'mean' | 'min';
+  /** Seasonal residual |x_t − x_{t−P}| with P from the probationary rows' autocorrelation. */
+  seasonal?: {
+    minAcf: number;
+    slack: number;
+    weight?: number;
+    smooth?: number;
+    only?: boolean;
+  } | null;
+  /** Anomaly likelihood of a short average of a score, combined with the calibrated score. */
+  lik?: {
+    input: 'rank' | 'log' | 'raw';
+    short: number;
+    long: number;
+    minStd: number;
+    decades: number;
+    weight?: number;
+    mode: 'max' | 'only' | 'mean';
+  } | null;
 }
 
 /**
@@ -121,6 +141,8 @@ function recordScores(cal: Float64Array, probationary: number, rows: number): Fl
   }
   return out;
 }
+
+const periods = new Map<string, number>();
 
 /** Trailing z-score of each value against the previous `w` values (causal). */
 function valueZ(values: readonly number[], w: number, diff: boolean): Float64Array {
@@ -297,7 +319,45 @@ function run(v: Variant) {
         return Math.min(a, b + (v.spotOffset ?? 0.2));
       });
     }
+    if (v.lik != null) {
+      const l = v.lik;
+      const input =
+        l.input === 'rank'
+          ? calibrated
+          : l.input === 'log'
+            ? Float64Array.from(raw, (x) => Math.log(x + 1e-6))
+            : raw;
+      const lk = anomalyLikelihood(input, {
+        shortWindow: l.short,
+        longWindow: l.long,
+        minStd: l.minStd,
+        decades: l.decades,
+        minHistory: 50,
+      });
+      const w = l.weight ?? 1;
+      const base = calibrated;
+      calibrated = Float64Array.from(base, (a, i) =>
+        l.mode === 'only' ? lk[i]! : l.mode === 'max' ? Math.max(a, w * lk[i]!) : (a + lk[i]!) / 2,
+      );
+    }
     const probationary = nabProbationaryRows(c.windowMean.length);
+    if (v.seasonal != null) {
+      const values = series.get(c.file)!.values;
+      const period = dominantPeriod(
+        values.slice(0, probationary),
+        v.seasonal.minAcf,
+        v.seasonal.slack,
+      );
+      periods.set(c.file, period);
+      if (period > 0) {
+        const r = seasonalResidual(values, period, v.seasonal.smooth ?? 1);
+        const rc = rankCalibrate(r, v.margin ?? 0);
+        const w = v.seasonal.weight ?? 1;
+        calibrated = v.seasonal.only
+          ? rc
+          : Float64Array.from(calibrated, (a, i) => Math.max(a, w * rc[i]!));
+      }
+    }
     if (v.zWindow !== undefined) {
       const z = valueZ(series.get(c.file)!.values, v.zWindow, v.zDiff ?? false);
       const firstZ = v.zWindow;
@@ -336,6 +396,31 @@ function run(v: Variant) {
     };
   });
   const e = evaluateNab(files, {});
+  if (process.env['DETAIL'] !== undefined) {
+    // Per file at the standard threshold: score, false detections, and for each window
+    // where its first detection fell (0 = left edge, 1 = right edge, '-' = missed).
+    const thr = e.profiles.standard.threshold;
+    for (const [k, f] of files.entries()) {
+      const fs_ = e.profiles.standard.files[k]!;
+      const ts = f.timestamps;
+      const wins = f.windows.map(([a, b]) => [
+        Array.prototype.indexOf.call(ts, a) as number,
+        Array.prototype.indexOf.call(ts, b) as number,
+      ]);
+      const det = f.scores.flatMap((x, i) => (x >= thr ? [i] : []));
+      const pos = wins.map(([a, b]) => {
+        const d = det.find((i) => i >= a! && i <= b!);
+        return d === undefined ? '-' : ((d - a!) / (b! - a!)).toFixed(2);
+      });
+      const fp = det.filter((i) => !wins.some(([a, b]) => i >= a! && i <= b!)).length;
+      process.stdout.write(
+        `  ${f.name.padEnd(60)} ${fs_.score.toFixed(3).padStart(7)} fp=${fp} windows=[${pos.join(' ')}]\n`,
+      );
+    }
+  }
+  if (process.env['DETAIL'] !== undefined && periods.size > 0) {
+    process.stdout.write(`  periods ${JSON.stringify(Object.fromEntries(periods))}\n`);
+  }
   return {
     name: v.name,
     standard: Number(e.profiles.standard.score.toFixed(2)),
@@ -366,6 +451,18 @@ if (process.env['VARIANTS'] !== undefined) {
     suppressLevel: config.suppressLevel,
     calib: config.calibration === 'rank' ? 'ecdf' : 'spot',
     margin: config.rankMargin,
+    seasonal: config.seasonal,
+    lik:
+      config.likelihood === null
+        ? null
+        : {
+            input: 'log',
+            short: config.likelihood.shortWindow,
+            long: config.likelihood.longWindow,
+            minStd: config.likelihood.minStd,
+            decades: config.likelihood.decades,
+            mode: 'max',
+          },
   };
   for (const partial of JSON.parse(process.env['VARIANTS']) as Partial<Variant>[]) {
     variants.push({ ...base, ...partial, name: JSON.stringify(partial) });

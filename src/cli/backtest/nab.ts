@@ -4,6 +4,10 @@
  * and written in NAB's results format under the detector name `tsad`.
  */
 import path from 'node:path';
+import {
+  type AnomalyLikelihoodOptions,
+  anomalyLikelihood,
+} from '../../detector/anomaly-likelihood.ts';
 import { TsadError } from '../../errors.ts';
 import {
   listNabDataFiles,
@@ -15,6 +19,7 @@ import {
 } from '../benchmark-files.ts';
 import { writePlotPng } from '../plot.ts';
 import { createProgress } from '../progress.ts';
+import { dominantPeriod, seasonalResidual } from './nab-seasonal.ts';
 import { type ReplayConfig, replaySeries } from './replay.ts';
 
 /** The NAB configuration: the replay plus how scores are reported. */
@@ -41,6 +46,20 @@ export interface NabBacktestConfig extends ReplayConfig {
   calibration: 'threshold' | 'rank';
   /** With `rank`: how far (as a fraction) a score must exceed earlier ones to count as rarer. */
   rankMargin: number;
+  /**
+   * With `rank`: the seasonal score beside the model's (see nab-seasonal.ts),
+   * rank-calibrated alike and max-combined; `minAcf` is the autocorrelation a
+   * period needs in the fitting rows, `slack` how much lower a shorter period
+   * may be and still win (see dominantPeriod), `smooth` the rows averaged on
+   * each side of the comparison. `null` turns it off.
+   */
+  seasonal: { minAcf: number; slack: number; smooth: number } | null;
+  /**
+   * With `rank`: the anomaly likelihood of the log reconstruction error (see
+   * anomalyLikelihood), max-combined, so a sustained rise of the error counts
+   * even when no single row is rare. `null` turns it off.
+   */
+  likelihood: AnomalyLikelihoodOptions | null;
 }
 
 /** Tail probability 10^-RANK_DECADES maps to a rank score of 1. */
@@ -81,6 +100,42 @@ export function rankCalibrate(raw: ArrayLike<number>, margin = 0): Float64Array 
     const p = (ge + 1) / (seen.length + 1);
     out[i] = Math.min(1, Math.max(0, -Math.log10(p) / RANK_DECADES));
     seen.splice(lowerBound(seen, x), 0, x);
+  }
+  return out;
+}
+
+/** Keeps log() finite for a zero reconstruction error. */
+const LOG_FLOOR = 1e-6;
+
+/**
+ * The rank calibration's score of every row, before onset suppression: the
+ * rank of the model's raw score, max-combined with the rank of the seasonal
+ * residual (when the fitting rows show a period) and with the anomaly
+ * likelihood of the log raw score, as the configuration enables them. Each
+ * part is a tail probability on the same −log10(p) / decades scale, so the
+ * maximum reports whichever view finds the row rarest. Causal: every part
+ * reads only rows up to the current one, and the period only the fitting rows.
+ */
+export function rankScores(
+  raw: ArrayLike<number>,
+  values: ArrayLike<number>,
+  fitRows: number,
+  config: Pick<NabBacktestConfig, 'rankMargin' | 'seasonal' | 'likelihood'>,
+): Float64Array {
+  const out = rankCalibrate(raw, config.rankMargin);
+  if (config.likelihood !== null) {
+    const logRaw = Float64Array.from(raw, (x) => Math.log(x + LOG_FLOOR));
+    const likelihood = anomalyLikelihood(logRaw, config.likelihood);
+    for (let i = 0; i < out.length; i++) out[i] = Math.max(out[i]!, likelihood[i]!);
+  }
+  if (config.seasonal !== null) {
+    const fit = Array.prototype.slice.call(values, 0, fitRows) as number[];
+    const period = dominantPeriod(fit, config.seasonal.minAcf, config.seasonal.slack);
+    if (period > 0) {
+      const residual = seasonalResidual(values, period, config.seasonal.smooth);
+      const seasonal = rankCalibrate(residual, config.rankMargin);
+      for (let i = 0; i < out.length; i++) out[i] = Math.max(out[i]!, seasonal[i]!);
+    }
   }
   return out;
 }
@@ -193,7 +248,7 @@ export async function runNabBacktest(request: NabBacktestRequest): Promise<NabFi
       );
       const scores = reportedScores(
         request.config.calibration === 'rank'
-          ? rankCalibrate(replay.raw, request.config.rankMargin)
+          ? rankScores(replay.raw, series.values, probationary, request.config)
           : replay.calibrated,
         probationary,
         Math.round(request.config.suppressFraction * probationary),
