@@ -12,6 +12,7 @@ import { buildAutoencoderNetwork } from '../../src/model/architecture.ts';
 import type { Autoencoder } from '../../src/model/autoencoder.ts';
 import { initBackend } from '../../src/model/backend.ts';
 import { resolveModelConfig } from '../../src/model/config.ts';
+import { FlatAdam } from '../../src/model/flat-adam.ts';
 import { compileFusedForward, fitEpoch } from '../../src/model/fused-lstm-forward.ts';
 import { defaultLstmImplementation, type LstmImplementation } from '../../src/model/lstm.ts';
 import { trainAutoencoder } from '../../src/model/train.ts';
@@ -253,8 +254,10 @@ async function timeImplementation(
   );
   // The fused implementation is timed on the path the project runs it on:
   // Autoencoder scoring and trainAutoencoder use the compiled forward (and
-  // fitEpoch), not predict and fit.
+  // fitEpoch with FlatAdam), not predict and fit.
   const forward = implementation === 'fused' ? compileFusedForward(network) : null;
+  const flatAdam =
+    forward === null ? null : new FlatAdam(forward.variables, { learningRate: cfg.learningRate });
   try {
     const predictOnce = async (): Promise<void> => {
       const y = forward
@@ -265,8 +268,8 @@ async function timeImplementation(
     };
     const inference = await timeRepeats(predictOnce, 1, opts.inferenceRepeats);
     const fitOnce = async (): Promise<void> => {
-      if (forward) {
-        await fitEpoch(forward, optimizer, train as tf.Tensor3D, opts.batchSize);
+      if (forward && flatAdam) {
+        await fitEpoch(forward, flatAdam, train as tf.Tensor3D, opts.batchSize);
         return;
       }
       await network.fit(train, train, {
@@ -290,6 +293,7 @@ async function timeImplementation(
   } finally {
     tf.dispose([x, train]);
     optimizer.dispose();
+    flatAdam?.dispose();
     network.dispose();
   }
 }

@@ -14,6 +14,7 @@
  * the gradients land on the network's variables as with `fit`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { FlatAdam } from './flat-adam.ts';
 import { FusedLstm } from './fused-lstm.ts';
 import { isNativeBackend } from './native-ops.ts';
 
@@ -147,16 +148,27 @@ function compileLayer(layer: tf.layers.Layer): Step | 'skip' | null {
       const n = Number(config['n']);
       return (state) => {
         if (state.timeMajor) throw new Error('fused forward: RepeatVector input must be 2-D');
-        const [batch, features] = state.tensor.shape as [number, number];
-        return {
-          tensor: tf.broadcastTo(tf.expandDims(state.tensor, 0), [n, batch, features]),
-          timeMajor: true,
-        };
+        return { tensor: repeatTimeMajor(state.tensor as tf.Tensor2D, n), timeMajor: true };
       };
     }
     default:
       return null;
   }
+}
+
+/**
+ * RepeatVector, time-major: `[batch, features]` to `[n, batch, features]`.
+ * tfjs differentiates the broadcast (a Tile) with one slice and one add per
+ * repeat, 2n small ops per training batch; the gradient is just the sum over
+ * the repeats, one op.
+ */
+function repeatTimeMajor(x: tf.Tensor2D, n: number): tf.Tensor3D {
+  const [batch, features] = x.shape;
+  const repeat = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.broadcastTo(tf.expandDims(args[0] as tf.Tensor2D, 0), [n, batch, features]),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [tf.sum(Array.isArray(dy) ? dy[0]! : dy, 0)],
+  }));
+  return repeat(x) as tf.Tensor3D;
 }
 
 /** A dense layer applied to the last axis, in one matmul over every step. */
@@ -184,13 +196,14 @@ function denseStep(layer: tf.layers.Layer): Step | null {
 /**
  * One epoch of minibatch training through `forward` (mean squared
  * reconstruction error, the windows are their own targets), in the order of
- * `x`. Resolves to the epoch loss as `fit` reports it: the batch losses
+ * `x`, with `optimizer` (a FlatAdam, the fast one, or any tfjs optimizer).
+ * Resolves to the epoch loss as `fit` reports it: the batch losses
  * weighted by batch size. The losses are read once at the end, so the epoch
  * never waits on the device between batches.
  */
 export async function fitEpoch(
   forward: ForwardFunction,
-  optimizer: tf.Optimizer,
+  optimizer: tf.Optimizer | FlatAdam,
   x: tf.Tensor3D,
   batchSize: number,
 ): Promise<number> {
@@ -201,12 +214,16 @@ export async function fitEpoch(
       const size = Math.min(batchSize, n - start);
       const loss = tf.tidy(() => {
         const batch = tf.slice(x, [start, 0, 0], [size, -1, -1]) as tf.Tensor3D;
-        const value = optimizer.minimize(
-          () =>
-            tf.mean(tf.squaredDifference(forward(batch, { training: true }), batch)) as tf.Scalar,
-          true,
-          forward.variables,
-        ) as tf.Scalar;
+        const mse = () =>
+          tf.mean(tf.squaredDifference(forward(batch, { training: true }), batch)) as tf.Scalar;
+        let value: tf.Scalar;
+        if (optimizer instanceof FlatAdam) {
+          const { value: lossValue, grads } = tf.variableGrads(mse, forward.variables);
+          optimizer.apply(forward.variables.map((v) => grads[v.name]!));
+          value = lossValue;
+        } else {
+          value = optimizer.minimize(mse, true, forward.variables) as tf.Scalar;
+        }
         return tf.mul(value, size) as tf.Scalar;
       });
       losses.push(loss);

@@ -12,6 +12,7 @@ import { TsadError } from '../errors.ts';
 import { buildAutoencoderNetwork } from './architecture.ts';
 import { Autoencoder } from './autoencoder.ts';
 import { type ModelConfig, resolveModelConfig } from './config.ts';
+import { FlatAdam } from './flat-adam.ts';
 import { compileFusedForward, fitEpoch, reconstructionLoss } from './fused-lstm-forward.ts';
 import { type EpochLoss, MODEL_FORMAT_VERSION, type ModelMetadata } from './metadata.ts';
 import { fitNormalisation, normaliseInto } from './normalisation.ts';
@@ -74,6 +75,9 @@ export async function trainAutoencoder(
   network.compile({ optimizer, loss: 'meanSquaredError' });
   // Null unless the backend is native and every LSTM is the fused one.
   const forward = compileFusedForward(network);
+  // The fused path's Adam: the same rule as `optimizer`, in a few kernels per step.
+  const flatAdam =
+    forward === null ? null : new FlatAdam(forward.variables, { learningRate: cfg.learningRate });
   const xTrain = pack(0, nTrain);
   const xVal = nVal > 0 ? pack(nTrain, data.length) : undefined;
   const random = mulberry32(cfg.seed);
@@ -89,9 +93,9 @@ export async function trainAutoencoder(
       let loss: number;
       let valLoss: number | null;
       try {
-        if (forward !== null) {
+        if (forward !== null && flatAdam !== null) {
           // The fused path: same loss and optimizer as fit, without its per-batch overhead.
-          loss = await fitEpoch(forward, optimizer, shuffled as tf.Tensor3D, cfg.batchSize);
+          loss = await fitEpoch(forward, flatAdam, shuffled as tf.Tensor3D, cfg.batchSize);
           valLoss = xVal === undefined ? null : await reconstructionLoss(forward, xVal);
         } else {
           const fitted = await network.fit(shuffled, shuffled, {
@@ -141,6 +145,7 @@ export async function trainAutoencoder(
     if (best !== undefined) tf.dispose(best.weights);
     tf.dispose([xTrain, ...(xVal === undefined ? [] : [xVal])]);
     optimizer.dispose();
+    flatAdam?.dispose();
   }
 
   const createdAt = new Date();
