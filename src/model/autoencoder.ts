@@ -8,13 +8,29 @@ import * as tf from '@tensorflow/tfjs';
 import type { SensorWindow, WindowScore, WindowScorer } from '../detector/types.ts';
 import { TsadError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
-import { compileFusedForward, type ForwardFunction } from './fused-lstm-forward.ts';
+import {
+  compileFusedForward,
+  type ForwardFunction,
+  reconstructionErrors,
+} from './fused-lstm-forward.ts';
 import type { ModelMetadata } from './metadata.ts';
 import { denormaliseInPlace, type Normalisation, normaliseInto } from './normalisation.ts';
 import { type NetworkFiles, serialiseNetwork, writeModelDirectory } from './persistence.ts';
 
 /** Windows per predict call: bounds the memory of one call while amortising its overhead. */
 export const DEFAULT_SCORE_CHUNK = 4096;
+
+/**
+ * Scores of `n` windows in a few flat arrays: `score[i]`, `perChannel[i *
+ * channels + c]`, `perStep[i * windowSize + s]` and, when asked for,
+ * `reconstruction[i * windowSize * channels + ...]` in original units.
+ */
+export interface PackedScores {
+  score: Float32Array;
+  perChannel: Float32Array;
+  perStep: Float32Array;
+  reconstruction?: Float32Array;
+}
 
 /** Options of scoring. */
 export interface ScoreOptions {
@@ -87,14 +103,14 @@ export class Autoencoder implements WindowScorer {
   /**
    * Scores raw windows, each `[step][channel]` of `windowSize * channels`
    * values in original units. The score is the MSE on normalised values; the
-   * per-channel and per-step errors explain it.
+   * per-channel and per-step errors explain it. A result's arrays are views
+   * into a few buffers shared by the batch.
    */
   async scoreData(
     windows: readonly Float32Array[],
     options: ScoreOptions = {},
   ): Promise<WindowScore[]> {
-    if (this.#disposed)
-      throw new TsadError('TSAD_ERR_INTERNAL', `model ${this.version} is disposed`);
+    this.#assertUsable();
     const length = this.windowSize * this.channels.length;
     for (const w of windows) {
       if (w.length !== length) {
@@ -104,54 +120,106 @@ export class Autoencoder implements WindowScorer {
         );
       }
     }
-    const results: WindowScore[] = [];
-    for (let start = 0; start < windows.length; start += this.#chunk) {
-      const chunk = windows.slice(start, start + this.#chunk);
-      results.push(...(await this.#scoreChunk(chunk, options.reconstruction === true)));
-    }
-    return results;
-  }
-
-  async #scoreChunk(
-    windows: readonly Float32Array[],
-    withReconstruction: boolean,
-  ): Promise<WindowScore[]> {
-    const n = windows.length;
-    const steps = this.windowSize;
-    const c = this.channels.length;
-    const input = new Float32Array(n * steps * c);
+    const input = new Float32Array(windows.length * length);
     windows.forEach((w, i) => {
-      normaliseInto(w, this.normalisation, input, i * steps * c);
+      normaliseInto(w, this.normalisation, input, i * length);
     });
-    const outputs = tf.tidy(() => {
-      const x = tf.tensor3d(input, [n, steps, c]);
-      const y = this.#forward?.(x) ?? (this.#network.predict(x, { batchSize: n }) as tf.Tensor3D);
-      const squared = tf.squaredDifference(y, x);
-      const kept = [squared.mean([1, 2]), squared.mean(1), squared.mean(2)];
-      if (withReconstruction) kept.push(y);
-      return kept;
-    });
-    let data: Float32Array[];
-    try {
-      data = (await Promise.all(outputs.map((t) => t.data()))) as Float32Array[];
-    } finally {
-      tf.dispose(outputs);
-    }
-    const [scores, perChannel, perStep, reconstruction] = data;
-    if (reconstruction !== undefined) denormaliseInPlace(reconstruction, this.normalisation);
+    const packed = await this.#scoreNormalised(
+      input,
+      windows.length,
+      options.reconstruction === true,
+    );
+    const c = this.channels.length;
+    const steps = this.windowSize;
     const results: WindowScore[] = [];
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < windows.length; i++) {
       const score: WindowScore = {
-        score: scores![i]!,
-        perChannel: perChannel!.slice(i * c, (i + 1) * c),
-        perStep: perStep!.slice(i * steps, (i + 1) * steps),
+        score: packed.score[i]!,
+        perChannel: packed.perChannel.subarray(i * c, (i + 1) * c),
+        perStep: packed.perStep.subarray(i * steps, (i + 1) * steps),
       };
-      if (reconstruction !== undefined) {
-        score.reconstruction = reconstruction.slice(i * steps * c, (i + 1) * steps * c);
+      if (packed.reconstruction !== undefined) {
+        score.reconstruction = packed.reconstruction.subarray(i * length, (i + 1) * length);
       }
       results.push(score);
     }
     return results;
+  }
+
+  /**
+   * Scores `data`, windows back to back (`[window][step][channel]`, a multiple
+   * of `windowSize * channels` values in original units), and returns the
+   * results as packed arrays rather than one object per window: what a caller
+   * that ships scores elsewhere (a worker thread, a file) wants. Same values
+   * as scoreData.
+   */
+  async scorePacked(data: Float32Array, options: ScoreOptions = {}): Promise<PackedScores> {
+    this.#assertUsable();
+    const length = this.windowSize * this.channels.length;
+    if (data.length % length !== 0) {
+      throw new TsadError(
+        'TSAD_ERR_INPUT_INVALID',
+        `${data.length} values are not whole windows; model ${this.version} expects ` +
+          `multiples of ${length}`,
+      );
+    }
+    const input = new Float32Array(data.length);
+    normaliseInto(data, this.normalisation, input, 0);
+    return this.#scoreNormalised(input, data.length / length, options.reconstruction === true);
+  }
+
+  #assertUsable(): void {
+    if (this.#disposed)
+      throw new TsadError('TSAD_ERR_INTERNAL', `model ${this.version} is disposed`);
+  }
+
+  /** Scores `n` normalised windows in `input`, `#chunk` windows per network call. */
+  async #scoreNormalised(
+    input: Float32Array,
+    n: number,
+    withReconstruction: boolean,
+  ): Promise<PackedScores> {
+    const steps = this.windowSize;
+    const c = this.channels.length;
+    const length = steps * c;
+    const width = 1 + c + steps;
+    const table = new Float32Array(n * width);
+    const reconstruction = withReconstruction ? new Float32Array(n * length) : undefined;
+    for (let start = 0; start < n; start += this.#chunk) {
+      const size = Math.min(this.#chunk, n - start);
+      const outputs = tf.tidy(() => {
+        const x = tf.tensor3d(input.subarray(start * length, (start + size) * length), [
+          size,
+          steps,
+          c,
+        ]);
+        if (!withReconstruction && this.#forward !== null) return [this.#forward.errors(x)];
+        const y =
+          this.#forward?.(x) ?? (this.#network.predict(x, { batchSize: size }) as tf.Tensor3D);
+        return [reconstructionErrors(x, y), y];
+      });
+      try {
+        const [errors, y] = (await Promise.all(outputs.map((t) => t.data()))) as Float32Array[];
+        table.set(errors!, start * width);
+        if (reconstruction !== undefined) reconstruction.set(y!, start * length);
+      } finally {
+        tf.dispose(outputs);
+      }
+    }
+    if (reconstruction !== undefined) denormaliseInPlace(reconstruction, this.normalisation);
+    // The table's columns as the three arrays of PackedScores.
+    const score = new Float32Array(n);
+    const perChannel = new Float32Array(n * c);
+    const perStep = new Float32Array(n * steps);
+    for (let i = 0; i < n; i++) {
+      const row = i * width;
+      score[i] = table[row]!;
+      perChannel.set(table.subarray(row + 1, row + 1 + c), i * c);
+      perStep.set(table.subarray(row + 1 + c, row + width), i * steps);
+    }
+    return reconstruction === undefined
+      ? { score, perChannel, perStep }
+      : { score, perChannel, perStep, reconstruction };
   }
 
   /** The network's files as bytes; used by save and to derive the version. */

@@ -23,6 +23,14 @@ export interface ForwardFunction {
   (x: tf.Tensor3D, options?: { training?: boolean }): tf.Tensor3D;
   /** The network's trainable variables: what training through this function updates. */
   readonly variables: tf.Variable[];
+  /**
+   * The reconstruction errors of `x` without the reconstruction: a table
+   * `[batch, 1 + channels + time]` per window of the mean squared error, its
+   * mean per channel and its mean per step (see reconstructionErrors). Cheaper
+   * than the forward pass and the errors separately: the errors are taken in
+   * the network's time-major layout, so the output is never transposed back.
+   */
+  errors(x: tf.Tensor3D): tf.Tensor2D;
 }
 
 type Step = (state: State, training: boolean) => State;
@@ -79,33 +87,67 @@ export function compileFusedForward(
   }
   if (!isChain(network)) return null;
   const inferenceChunk = Math.max(1, options.inferenceChunk ?? defaultInferenceChunk(network));
+  /** The input and the reconstruction, both time-major `[time, batch, channels]`. */
+  const runTimeMajor = (x: tf.Tensor3D, training: boolean): [tf.Tensor3D, tf.Tensor3D] => {
+    const xt = tf.transpose(x, [1, 0, 2]) as tf.Tensor3D;
+    let state: State = { tensor: xt, timeMajor: true };
+    for (const step of steps) state = step(state, training);
+    if (!state.timeMajor || state.tensor.rank !== 3) {
+      throw new Error('fused forward: the network does not end in a sequence output');
+    }
+    return [xt, state.tensor as tf.Tensor3D];
+  };
   const run = (x: tf.Tensor3D, training: boolean): tf.Tensor3D =>
-    tf.tidy(() => {
-      let state: State = { tensor: tf.transpose(x, [1, 0, 2]), timeMajor: true };
-      for (const step of steps) state = step(state, training);
-      if (!state.timeMajor || state.tensor.rank !== 3) {
-        throw new Error('fused forward: the network does not end in a sequence output');
-      }
-      return tf.transpose(state.tensor, [1, 0, 2]) as tf.Tensor3D;
-    });
-  const forward = (x: tf.Tensor3D, options: { training?: boolean } = {}): tf.Tensor3D => {
-    const training = options.training === true;
+    tf.tidy(() => tf.transpose(runTimeMajor(x, training)[1], [1, 0, 2]) as tf.Tensor3D);
+  // BlockLSTMV2 materialises seven [time, batch, units] activations per
+  // layer (470 MB for 4096 windows of 64 steps and 64 units); chunks keep
+  // them small, which is also faster (see defaultInferenceChunk).
+  const chunked = <T extends tf.Tensor>(x: tf.Tensor3D, one: (part: tf.Tensor3D) => T): T => {
     const n = x.shape[0];
-    if (training || n <= inferenceChunk) return run(x, training);
-    // BlockLSTMV2 materialises seven [time, batch, units] activations per
-    // layer (470 MB for 4096 windows of 64 steps and 64 units); chunks keep
-    // them small, which is also faster (see defaultInferenceChunk).
+    if (n <= inferenceChunk) return one(x);
     return tf.tidy(() => {
-      const parts: tf.Tensor3D[] = [];
+      const parts: T[] = [];
       for (let start = 0; start < n; start += inferenceChunk) {
         const size = Math.min(inferenceChunk, n - start);
-        parts.push(run(tf.slice(x, [start, 0, 0], [size, -1, -1]), false));
+        parts.push(one(tf.slice(x, [start, 0, 0], [size, -1, -1])));
       }
-      return tf.concat(parts, 0);
+      return tf.concat(parts, 0) as T;
     });
   };
+  const forward = (x: tf.Tensor3D, options: { training?: boolean } = {}): tf.Tensor3D =>
+    options.training === true ? run(x, true) : chunked(x, (part) => run(part, false));
+  const errors = (x: tf.Tensor3D): tf.Tensor2D =>
+    chunked(x, (part) =>
+      tf.tidy(() => {
+        const [xt, yt] = runTimeMajor(part, false);
+        return timeMajorErrors(xt, yt);
+      }),
+    );
   const variables = network.trainableWeights.map((w) => w.read() as tf.Variable);
-  return Object.assign(forward, { variables });
+  return Object.assign(forward, { variables, errors });
+}
+
+/**
+ * Per-window reconstruction errors of `x` by `y` (both `[batch, time,
+ * channels]`) as one table `[batch, 1 + channels + time]`: column 0 the mean
+ * squared error over the window, then the mean per channel, then the mean per
+ * step. One tensor, so the caller reads the scores back in one transfer.
+ */
+export function reconstructionErrors(x: tf.Tensor3D, y: tf.Tensor3D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const squared = tf.squaredDifference(y, x);
+    const perChannel = tf.mean(squared, 1);
+    const perStep = tf.mean(squared, 2);
+    return tf.concat([tf.mean(perChannel, 1, true), perChannel, perStep], 1) as tf.Tensor2D;
+  });
+}
+
+/** reconstructionErrors of time-major `xt` and `yt` (`[time, batch, channels]`). */
+function timeMajorErrors(xt: tf.Tensor3D, yt: tf.Tensor3D): tf.Tensor2D {
+  const squared = tf.squaredDifference(yt, xt);
+  const perChannel = tf.mean(squared, 0);
+  const perStep = tf.transpose(tf.mean(squared, 2));
+  return tf.concat([tf.mean(perChannel, 1, true), perChannel, perStep], 1) as tf.Tensor2D;
 }
 
 /** True when every layer feeds only the next one (no branches or merges). */

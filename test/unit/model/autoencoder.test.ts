@@ -128,4 +128,36 @@ describe('scoring', () => {
   test('an empty batch scores to an empty list', async () => {
     assert.deepEqual(await model.scoreData([]), []);
   });
+
+  test('scorePacked gives the values of scoreData as flat arrays', async () => {
+    const windows = windowsFromSeries(periodicSeries(40, { seed: 6 }), 1, W);
+    const data = new Float32Array(windows.length * W);
+    for (const [i, w] of windows.entries()) data.set(w, i * W);
+    const objects = await model.scoreData(windows, { reconstruction: true });
+    const packed = await model.scorePacked(data, { reconstruction: true });
+    assert.equal(packed.score.length, windows.length);
+    objects.forEach((o, i) => {
+      assert.equal(packed.score[i], o.score);
+      assert.deepEqual(packed.perChannel.subarray(i, i + 1), o.perChannel);
+      assert.deepEqual(packed.perStep.subarray(i * W, (i + 1) * W), o.perStep);
+      assert.deepEqual(packed.reconstruction!.subarray(i * W, (i + 1) * W), o.reconstruction);
+    });
+    await assert.rejects(model.scorePacked(new Float32Array(W + 1)), (e) =>
+      isTsadError(e, 'TSAD_ERR_INPUT_INVALID'),
+    );
+  });
+
+  test('scores with and without the reconstruction agree', async () => {
+    // Without it the fused path takes the errors in its time-major layout.
+    const windows = windowsFromSeries(periodicSeries(50, { seed: 12 }), 1, W);
+    const plain = await model.scoreData(windows);
+    const withReconstruction = await model.scoreData(windows, { reconstruction: true });
+    plain.forEach((p, i) => {
+      const r = withReconstruction[i]!;
+      assert.ok(Math.abs(p.score - r.score) < 1e-6 * Math.max(1, r.score), `window ${i}`);
+      p.perStep.forEach((e, s) => {
+        assert.ok(Math.abs(e - r.perStep[s]!) < 1e-6 * Math.max(1, e), `window ${i} step ${s}`);
+      });
+    });
+  });
 });

@@ -8,6 +8,7 @@ import { FlatAdam } from '../../../src/model/flat-adam.ts';
 import {
   compileFusedForward,
   fitEpoch,
+  reconstructionErrors,
   reconstructionLoss,
 } from '../../../src/model/fused-lstm-forward.ts';
 
@@ -54,6 +55,26 @@ describe('fused forward of the autoencoder', () => {
     const chunked = compileFusedForward(fused, { inferenceChunk: 4 })!;
     const x = tf.randomNormal([9, 12, 2], 0, 1, 'float32', 3) as tf.Tensor3D;
     assert.ok(maxAbsDiff(chunked(x), whole(x)) < 1e-6);
+  });
+
+  test('errors equal the error table of the reconstruction, chunked or not', () => {
+    const { fused } = twins({ windowSize: 12, hiddenUnits: [8], codeSize: 4 }, 3);
+    const x = tf.randomNormal([9, 12, 3], 0, 1, 'float32', 4) as tf.Tensor3D;
+    const whole = compileFusedForward(fused, { inferenceChunk: 100 })!;
+    const expected = reconstructionErrors(x, whole(x));
+    assert.deepEqual(expected.shape, [9, 1 + 3 + 12]);
+    const squared = tf.squaredDifference(whole(x), x);
+    assert.ok(
+      maxAbsDiff(
+        tf.slice(expected, [0, 0], [9, 1]),
+        tf.mean(squared, [1, 2], true).reshape([9, 1]),
+      ) < 1e-6,
+    );
+    assert.ok(maxAbsDiff(tf.slice(expected, [0, 1], [9, 3]), tf.mean(squared, 1)) < 1e-6);
+    assert.ok(maxAbsDiff(tf.slice(expected, [0, 4], [9, 12]), tf.mean(squared, 2)) < 1e-6);
+    assert.ok(maxAbsDiff(whole.errors(x), expected) < 1e-6);
+    const chunked = compileFusedForward(fused, { inferenceChunk: 4 })!;
+    assert.ok(maxAbsDiff(chunked.errors(x), expected) < 1e-6);
   });
 
   test('gradients of the reconstruction loss match the reference network within 1e-4', () => {
