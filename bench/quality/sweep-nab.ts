@@ -12,9 +12,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readBacktestConfig } from '../../src/cli/backtest/backtest-config.ts';
-import { nabProbationaryRows, rankCalibrate, reportedScores } from '../../src/cli/backtest/nab.ts';
+import {
+  nabProbationaryRows,
+  rankCalibrate,
+  reportedScores,
+  scoreNabSeries,
+} from '../../src/cli/backtest/nab.ts';
 import { dominantPeriod, seasonalResidual } from '../../src/cli/backtest/nab-seasonal.ts';
-import { judgeScores, scoreSeries } from '../../src/cli/backtest/replay.ts';
+import { judgeScores } from '../../src/cli/backtest/replay.ts';
 import { listNabDataFiles, readNabDataCsv, readNabLabels } from '../../src/cli/benchmark-files.ts';
 import { anomalyLikelihood } from '../../src/detector/anomaly-likelihood.ts';
 import { evaluateNab } from '../../src/detector/evaluation/evaluate-nab.ts';
@@ -51,13 +56,10 @@ if (fs.existsSync(args.cache as string)) {
   const started = Date.now();
   for (const file of listNabDataFiles(dataDir)) {
     const series = readNabDataCsv(path.join(dataDir, file));
-    const scored = await scoreSeries(
-      {
-        values: Float32Array.from(series.values),
-        timestamps: series.timestamps,
-        channels: ['value'],
-        fitRows: nabProbationaryRows(series.values.length),
-      },
+    const scored = await scoreNabSeries(
+      series.values,
+      series.timestamps,
+      nabProbationaryRows(series.values.length),
       config,
     );
     cached.push({
@@ -107,6 +109,14 @@ interface Variant {
   spotOffset?: number;
   /** How the rank scores of the main and `--also` caches combine. */
   combine?: 'max' | 'mean' | 'min';
+  /**
+   * Window per file from its period: `sizes` are the window lengths of the main
+   * cache and the `--also` caches in order; `le` takes the largest ≤ the period
+   * (the smallest if none), `nearest` the closest; no period keeps the main cache.
+   */
+  pick?: { sizes: number[]; rule: 'le' | 'nearest'; minAcf: number };
+  /** Rank of the value's distance from the fitting rows' median (all history), max-combined. */
+  level?: { weight?: number; side?: 'both' | 'up' };
   /** Seasonal residual |x_t − x_{t−P}| with P from the probationary rows' autocorrelation. */
   seasonal?: {
     minAcf: number;
@@ -114,6 +124,8 @@ interface Variant {
     weight?: number;
     smooth?: number;
     only?: boolean;
+    /** Also the anomaly likelihood (variant `lik`'s settings) of the log residual. */
+    lik?: boolean;
   } | null;
   /** Anomaly likelihood of a short average of a score, combined with the calibrated score. */
   lik?: {
@@ -272,8 +284,33 @@ function rawOf(c: Cached, v: Variant): Float64Array {
   return out;
 }
 
+function pickCache(c0: Cached, v: Variant): Cached {
+  if (v.pick === undefined) return c0;
+  const values = series.get(c0.file)!.values;
+  const period = dominantPeriod(
+    values.slice(0, nabProbationaryRows(values.length)),
+    v.pick.minAcf,
+    v.seasonal?.slack ?? 0.02,
+  );
+  if (period === 0) return c0;
+  const sizes = v.pick.sizes;
+  let k = 0;
+  if (v.pick.rule === 'le') {
+    for (let j = 0; j < sizes.length; j++) {
+      if (sizes[j]! <= period && (sizes[k]! > period || sizes[j]! > sizes[k]!)) k = j;
+    }
+    if (sizes[k]! > period) k = sizes.indexOf(Math.min(...sizes));
+  } else {
+    for (let j = 0; j < sizes.length; j++) {
+      if (Math.abs(sizes[j]! - period) < Math.abs(sizes[k]! - period)) k = j;
+    }
+  }
+  return k === 0 ? c0 : others[k - 1]!.get(c0.file)!;
+}
+
 function run(v: Variant) {
-  const files = cached.map((c) => {
+  const files = cached.map((c0) => {
+    const c = pickCache(c0, v);
     const raw = rawOf(c, v);
     if (v.excludeFit) {
       // Rank against out-of-sample scores only: drop the fitting windows' (in-sample) scores.
@@ -293,7 +330,7 @@ function run(v: Variant) {
         : v.calib === 'pastq'
           ? pastQCalib(raw, v.pastQ ?? 0.99)
           : judgeScores(raw, c.fitWindows, v).calibrated;
-    if (others.length > 0) {
+    if (others.length > 0 && v.pick === undefined) {
       const all = [calibrated, ...others.map((o) => rankCalibrate(rawOf(o.get(c.file)!, v)))];
       calibrated = Float64Array.from(calibrated, (_, i) => {
         const xs = all.map((a) => a[i]!);
@@ -351,12 +388,36 @@ function run(v: Variant) {
       periods.set(c.file, period);
       if (period > 0) {
         const r = seasonalResidual(values, period, v.seasonal.smooth ?? 1);
-        const rc = rankCalibrate(r, v.margin ?? 0);
+        let rc = rankCalibrate(r, v.margin ?? 0);
+        if (v.seasonal.lik && v.lik != null) {
+          const lr = anomalyLikelihood(
+            Float64Array.from(r, (x) => Math.log(x + 1e-6)),
+            {
+              shortWindow: v.lik.short,
+              longWindow: v.lik.long,
+              minStd: v.lik.minStd,
+              decades: v.lik.decades,
+              minHistory: 50,
+            },
+          );
+          rc = Float64Array.from(rc, (a, i) => Math.max(a, lr[i]!));
+        }
         const w = v.seasonal.weight ?? 1;
         calibrated = v.seasonal.only
           ? rc
           : Float64Array.from(calibrated, (a, i) => Math.max(a, w * rc[i]!));
       }
+    }
+    if (v.level !== undefined) {
+      const values = series.get(c.file)!.values;
+      const fit = values.slice(0, probationary).sort((a, b) => a - b);
+      const med = fit[Math.floor(fit.length / 2)]!;
+      const dev = Float64Array.from(values, (x) =>
+        v.level!.side === 'up' ? Math.max(0, x - med) : Math.abs(x - med),
+      );
+      const lc = rankCalibrate(dev, v.margin ?? 0);
+      const w = v.level.weight ?? 1;
+      calibrated = Float64Array.from(calibrated, (a, i) => Math.max(a, w * lc[i]!));
     }
     if (v.zWindow !== undefined) {
       const z = valueZ(series.get(c.file)!.values, v.zWindow, v.zDiff ?? false);

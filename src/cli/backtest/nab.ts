@@ -20,7 +20,7 @@ import {
 import { writePlotPng } from '../plot.ts';
 import { createProgress } from '../progress.ts';
 import { dominantPeriod, seasonalResidual } from './nab-seasonal.ts';
-import { type ReplayConfig, replaySeries } from './replay.ts';
+import { judgeScores, type ReplayConfig, type ScoredSeries, scoreSeries } from './replay.ts';
 
 /** The NAB configuration: the replay plus how scores are reported. */
 export interface NabBacktestConfig extends ReplayConfig {
@@ -60,6 +60,13 @@ export interface NabBacktestConfig extends ReplayConfig {
    * even when no single row is rare. `null` turns it off.
    */
   likelihood: AnomalyLikelihoodOptions | null;
+  /**
+   * Retraining within a file: a new model each time the rows seen grow by
+   * `growth` (first at `growth ×` the fitting rows), trained on the windows of
+   * the last `maxWindows` rows, and scoring the rows up to the next one. `null`
+   * keeps the model trained on the fitting rows for the whole file.
+   */
+  retraining: { growth: number; maxWindows: number } | null;
 }
 
 /** Tail probability 10^-RANK_DECADES maps to a rank score of 1. */
@@ -138,6 +145,68 @@ export function rankScores(
     }
   }
   return out;
+}
+
+/**
+ * Scores one NAB series with the model trained on the fitting rows and, with
+ * `retraining`, with a new model at rows R1 = growth × fitRows, R2 = growth ×
+ * R1, ...: the model trained at Rk (on the windows of the `maxWindows` rows
+ * before it) scores the rows from Rk up to Rk+1. No model sees a row it scores
+ * before scoring it, so the replay stays free of look-ahead; the raw scores of
+ * successive models go to the rank calibration as one series, as the daemon's
+ * threshold sees the scores of a swapped model.
+ */
+export async function scoreNabSeries(
+  values: readonly number[],
+  timestamps: ArrayLike<number>,
+  fitRows: number,
+  config: Pick<NabBacktestConfig, 'retraining'> & ReplayConfig,
+): Promise<ScoredSeries> {
+  const n = values.length;
+  const segment = (start: number, end: number, fit: number) =>
+    scoreSeries(
+      {
+        values: Float32Array.from(values.slice(start, end)),
+        timestamps: Array.prototype.slice.call(timestamps, start, end) as number[],
+        channels: ['value'],
+        fitRows: fit,
+      },
+      config,
+    );
+  const retraining = config.retraining;
+  let next = retraining === null ? n : Math.min(n, Math.ceil(fitRows * retraining.growth));
+  const first = await segment(0, next, fitRows);
+  if (retraining === null || next >= n) return first;
+  const raw = new Float64Array(n).fill(Number.NaN);
+  const windowMean = new Float64Array(n).fill(Number.NaN);
+  const lastStep = new Float64Array(n).fill(Number.NaN);
+  raw.set(first.raw);
+  windowMean.set(first.windowMean);
+  lastStep.set(first.lastStep);
+  let trainingWindows = first.trainingWindows;
+  let epochsRun = first.epochsRun;
+  const lookback = retraining.maxWindows + config.model.windowSize - 1;
+  while (next < n) {
+    const from = next;
+    next = Math.min(n, Math.ceil(from * retraining.growth));
+    const start = Math.max(0, from - lookback);
+    const part = await segment(start, next, from - start);
+    raw.set(part.raw.subarray(from - start), from);
+    windowMean.set(part.windowMean.subarray(from - start), from);
+    lastStep.set(part.lastStep.subarray(from - start), from);
+    trainingWindows += part.trainingWindows;
+    epochsRun += part.epochsRun;
+  }
+  return {
+    raw,
+    windowMean,
+    lastStep,
+    // One channel: its mean error over the window is the window's.
+    perChannel: windowMean,
+    fitWindows: first.fitWindows,
+    trainingWindows,
+    epochsRun,
+  };
 }
 
 /** Detector name in NAB's results layout. */
@@ -237,19 +306,16 @@ export async function runNabBacktest(request: NabBacktestRequest): Promise<NabFi
       const series = readNabDataCsv(path.join(request.input, file));
       const n = series.values.length;
       const probationary = nabProbationaryRows(n);
-      const replay = await replaySeries(
-        {
-          values: Float32Array.from(series.values),
-          timestamps: series.timestamps,
-          channels: ['value'],
-          fitRows: probationary,
-        },
+      const scored = await scoreNabSeries(
+        series.values,
+        series.timestamps,
+        probationary,
         request.config,
       );
       const scores = reportedScores(
         request.config.calibration === 'rank'
-          ? rankScores(replay.raw, series.values, probationary, request.config)
-          : replay.calibrated,
+          ? rankScores(scored.raw, series.values, probationary, request.config)
+          : judgeScores(scored.raw, scored.fitWindows, request.config).calibrated,
         probationary,
         Math.round(request.config.suppressFraction * probationary),
         request.config.suppressFactor,
@@ -280,8 +346,8 @@ export async function runNabBacktest(request: NabBacktestRequest): Promise<NabFi
         file,
         rows: n,
         probationary,
-        trainingWindows: replay.trainingWindows,
-        epochsRun: replay.epochsRun,
+        trainingWindows: scored.trainingWindows,
+        epochsRun: scored.epochsRun,
         flagged: flaggedRows.length,
         ms: Date.now() - started,
       });
