@@ -368,16 +368,23 @@ export function readSkabResultsCsv(file: string): SkabResults {
 
 /**
  * Writes a SKAB results CSV (`datetime;anomaly;changepoint`) for the test
- * part of a file. The changepoint column is derived from the outlier
- * predictions as SKAB's baselines do: 1 where the prediction changes, and the
- * first row's own value.
+ * part of a file. Without a `changepoint` column of its own, it is derived
+ * from the outlier predictions as SKAB's baselines do: 1 where the prediction
+ * changes, and the first row's own value.
  */
 export function writeSkabResultsCsv(
   file: string,
-  rows: { timestampText: readonly string[]; anomaly: ArrayLike<number> },
+  rows: {
+    timestampText: readonly string[];
+    anomaly: ArrayLike<number>;
+    changepoint?: ArrayLike<number>;
+  },
 ): void {
   const n = rows.timestampText.length;
-  if (rows.anomaly.length !== n)
+  if (
+    rows.anomaly.length !== n ||
+    (rows.changepoint !== undefined && rows.changepoint.length !== n)
+  )
     throw invalid(file, 'timestamps and predictions disagree in length');
   const lines = ['datetime;anomaly;changepoint'];
   let previous = 0;
@@ -386,7 +393,11 @@ export function writeSkabResultsCsv(
     if (rows.anomaly[i] !== 0 && rows.anomaly[i] !== 1) {
       throw invalid(file, `row ${i}: prediction ${rows.anomaly[i]} is not 0 or 1`);
     }
-    const cp = i === 0 ? a : a === previous ? 0 : 1;
+    const given = rows.changepoint?.[i];
+    if (given !== undefined && given !== 0 && given !== 1) {
+      throw invalid(file, `row ${i}: changepoint ${given} is not 0 or 1`);
+    }
+    const cp = given ?? (i === 0 ? a : a === previous ? 0 : 1);
     lines.push(`${rows.timestampText[i]};${a};${cp}`);
     previous = a;
   }

@@ -66,6 +66,13 @@ export const DEFAULT_SKAB_CONFIG: Readonly<SkabBacktestConfig> = Object.freeze<S
   useAnomalyFree: false,
   anomalyFreeStride: 8,
   holdRows: 0,
+  differenceAbove: 0.8,
+  changepoints: {
+    source: 'level-shift',
+    span: 50,
+    window: 16,
+    threshold: { method: 'dspot', q: 1e-3, initQuantile: 0.98, depth: 100 },
+  },
 });
 
 /** Both benchmarks' configurations, as a `--config` file may give them. */

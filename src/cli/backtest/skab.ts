@@ -17,6 +17,7 @@ import {
 } from '../benchmark-files.ts';
 import { createProgress } from '../progress.ts';
 import { type ReplayConfig, replaySeries } from './replay.ts';
+import { changepointFlags, changesOf, type SkabChangepointConfig } from './skab-changepoints.ts';
 
 /** The SKAB configuration: the replay plus how verdicts become predictions. */
 export interface SkabBacktestConfig extends ReplayConfig {
@@ -29,6 +30,16 @@ export interface SkabBacktestConfig extends ReplayConfig {
    * SKAB's faults last minutes, and its point-wise F1 counts every row of them.
    */
   holdRows: number;
+  /**
+   * Channels whose lag-1 autocorrelation over the fitting rows is at least
+   * this are given to the model as first differences (null: every channel as
+   * measured). Slow, smooth channels (SKAB's temperatures) drift out of the
+   * range the 400 fitting rows cover; as levels they make every later row
+   * look anomalous, as changes they stay in range.
+   */
+  differenceAbove: number | null;
+  /** Where the changepoint column comes from (see skab-changepoints.ts). */
+  changepoints: SkabChangepointConfig;
 }
 
 /** Where and how to run the SKAB backtest. */
@@ -49,6 +60,9 @@ export interface SkabFileReport {
   trainingWindows: number;
   epochsRun: number;
   predictedAnomalous: number;
+  predictedChangepoints: number;
+  /** Channels the model saw as first differences. */
+  differencedChannels: string[];
   ms: number;
 }
 
@@ -59,6 +73,52 @@ function flatten(series: SkabSeries): Float32Array {
   series.values.forEach((row, i) => {
     out.set(row, i * c);
   });
+  return out;
+}
+
+/**
+ * Which channels are smooth: lag-1 autocorrelation of their first `fitRows`
+ * rows at least `minAutocorrelation` (a constant channel is not smooth).
+ * `values` is row-major with `channels` values per row.
+ */
+export function smoothChannels(
+  values: ArrayLike<number>,
+  channels: number,
+  fitRows: number,
+  minAutocorrelation: number,
+): boolean[] {
+  const rows = Math.min(fitRows, Math.floor(values.length / channels));
+  return Array.from({ length: channels }, (_, k) => {
+    let sum = 0;
+    for (let r = 0; r < rows; r++) sum += values[r * channels + k]!;
+    const mean = sum / rows;
+    let variance = 0;
+    let lagged = 0;
+    for (let r = 0; r < rows; r++) {
+      const d = values[r * channels + k]! - mean;
+      variance += d * d;
+      if (r > 0) lagged += d * (values[(r - 1) * channels + k]! - mean);
+    }
+    // Rounding leaves a constant channel a tiny variance: it is not smooth, it is flat.
+    const flat = variance <= rows * (1e-9 * Math.max(1, Math.abs(mean))) ** 2;
+    return !flat && lagged / variance >= minAutocorrelation;
+  });
+}
+
+/**
+ * A copy of row-major `values` with the chosen channels replaced by their
+ * first differences (0 on the first row). Causal: row i uses rows i-1 and i.
+ */
+export function differenced(
+  values: Float32Array,
+  channels: number,
+  which: readonly boolean[],
+): Float32Array {
+  const out = values.slice();
+  for (let i = values.length - 1; i >= 0; i--) {
+    if (!which[i % channels]) continue;
+    out[i] = i < channels ? 0 : values[i]! - values[i - channels]!;
+  }
   return out;
 }
 
@@ -85,16 +145,11 @@ export async function runSkabBacktest(request: SkabBacktestRequest): Promise<Ska
     throw new TsadError('TSAD_ERR_INPUT_INVALID', `no <folder>/<n>.csv under ${request.input}`);
   }
   const size = request.config.model.windowSize;
-  let extra: Float32Array[] = [];
+  const { differenceAbove } = request.config;
+  let free: Float32Array | undefined;
   const freeFile = path.join(request.input, 'anomaly-free', 'anomaly-free.csv');
   if (request.config.useAnomalyFree && fs.existsSync(freeFile)) {
-    const free = readSkabCsv(freeFile);
-    extra = windowsFromSeries(
-      flatten(sortedChannels(free)),
-      free.channels.length,
-      size,
-      request.config.anomalyFreeStride,
-    );
+    free = flatten(sortedChannels(readSkabCsv(freeFile)));
   }
   const progress = request.progress
     ? createProgress({ total: files.length, label: 'backtest SKAB' })
@@ -111,9 +166,24 @@ export async function runSkabBacktest(request: SkabBacktestRequest): Promise<Ska
           `${file}: ${rows} rows, no test part after ${SKAB_FIT_ROWS} fitting rows`,
         );
       }
+      const values = flatten(series);
+      const c = series.channels.length;
+      const smooth =
+        differenceAbove === null
+          ? series.channels.map(() => false)
+          : smoothChannels(values, c, SKAB_FIT_ROWS, differenceAbove);
+      const extra =
+        free === undefined
+          ? []
+          : windowsFromSeries(
+              differenced(free, c, smooth),
+              c,
+              size,
+              request.config.anomalyFreeStride,
+            );
       const replay = await replaySeries(
         {
-          values: flatten(series),
+          values: differenced(values, c, smooth),
           timestamps: series.timestamps,
           channels: series.channels,
           fitRows: SKAB_FIT_ROWS,
@@ -121,12 +191,18 @@ export async function runSkabBacktest(request: SkabBacktestRequest): Promise<Ska
         },
         request.config,
       );
-      const predicted = holdPredictions(replay.anomalous, request.config.holdRows).subarray(
-        SKAB_FIT_ROWS,
+      const flags = holdPredictions(replay.anomalous, request.config.holdRows);
+      const predicted = flags.subarray(SKAB_FIT_ROWS);
+      const changepoint = changesOf(
+        changepointFlags(
+          { values, channels: series.channels.length, fitRows: SKAB_FIT_ROWS, flags },
+          request.config.changepoints,
+        ).subarray(SKAB_FIT_ROWS),
       );
       writeSkabResultsCsv(path.join(request.out, file), {
         timestampText: series.timestampText.slice(SKAB_FIT_ROWS),
         anomaly: predicted,
+        changepoint,
       });
       reports.push({
         file,
@@ -135,6 +211,8 @@ export async function runSkabBacktest(request: SkabBacktestRequest): Promise<Ska
         trainingWindows: replay.trainingWindows,
         epochsRun: replay.epochsRun,
         predictedAnomalous: predicted.reduce((n, v) => n + v, 0),
+        predictedChangepoints: changepoint.reduce((n, v) => n + v, 0),
+        differencedChannels: series.channels.filter((_, k) => smooth[k]),
         ms: Date.now() - started,
       });
       progress?.tick(1, { file });

@@ -3,7 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_NAB_CONFIG, mergeConfig } from '../../../src/cli/backtest/backtest-config.ts';
+import {
+  DEFAULT_NAB_CONFIG,
+  DEFAULT_SKAB_CONFIG,
+  mergeConfig,
+} from '../../../src/cli/backtest/backtest-config.ts';
 import {
   type NabBacktestConfig,
   nabProbationaryRows,
@@ -13,9 +17,11 @@ import {
 } from '../../../src/cli/backtest/nab.ts';
 import { replaySeries } from '../../../src/cli/backtest/replay.ts';
 import {
+  differenced,
   holdPredictions,
   runSkabBacktest,
   type SkabBacktestConfig,
+  smoothChannels,
 } from '../../../src/cli/backtest/skab.ts';
 import {
   formatBenchmarkTimestamp,
@@ -47,6 +53,8 @@ const skabConfig: SkabBacktestConfig = {
   useAnomalyFree: true,
   anomalyFreeStride: 4,
   holdRows: 3,
+  differenceAbove: 0.8,
+  changepoints: DEFAULT_SKAB_CONFIG.changepoints,
 };
 
 const START = Date.UTC(2024, 0, 1);
@@ -185,6 +193,27 @@ describe('backtest', () => {
       Array.from(holdPredictions([0, 1, 0, 0, 0, 0, 1, 0], 2)),
       [0, 1, 1, 1, 0, 0, 1, 1],
     );
+  });
+
+  it('calls a channel smooth by the lag-1 autocorrelation of its fitting rows only', () => {
+    const random = mulberry32(9);
+    const rows = 200;
+    // Channels: a slow drift, white noise, a constant; after row 100 the noise channel drifts.
+    const values = new Float32Array(rows * 3);
+    for (let r = 0; r < rows; r++) {
+      values[r * 3] = 20 + r / 10 + 0.01 * random();
+      values[r * 3 + 1] = random() + (r >= 100 ? r : 0);
+      values[r * 3 + 2] = 7;
+    }
+    assert.deepEqual(smoothChannels(values, 3, 100, 0.8), [true, false, false]);
+    assert.deepEqual(smoothChannels(values, 3, rows, 0.8), [true, true, false]);
+  });
+
+  it('gives the chosen channels as first differences, 0 on the first row', () => {
+    const values = Float32Array.from([1, 10, 3, 20, 6, 40]);
+    assert.deepEqual(Array.from(differenced(values, 2, [true, false])), [0, 10, 2, 20, 3, 40]);
+    assert.deepEqual(Array.from(differenced(values, 2, [false, true])), [1, 0, 3, 10, 6, 20]);
+    assert.deepEqual(Array.from(values), [1, 10, 3, 20, 6, 40]);
   });
 
   it('writes SKAB predictions for the test part of every file', async () => {

@@ -141,6 +141,23 @@ test('a SKAB file reads its 8 channels and float 0/1 labels; results round-trip 
   const results = readSkabResultsCsv(out);
   assert.deepEqual([...results.anomaly], [1, 1]);
   assert.deepEqual([...results.changepoint], [1, 0]);
+
+  // A changepoint column of its own replaces the one derived from the predictions.
+  writeSkabResultsCsv(out, {
+    timestampText: series.timestampText,
+    anomaly: [1, 1],
+    changepoint: [0, 1],
+  });
+  assert.deepEqual([...readSkabResultsCsv(out).changepoint], [0, 1]);
+  assert.throws(
+    () =>
+      writeSkabResultsCsv(out, {
+        timestampText: series.timestampText,
+        anomaly: [1, 1],
+        changepoint: [0],
+      }),
+    /disagree in length/,
+  );
 });
 
 test('SKAB files are listed by folder and numerically, without the anomaly-free file', () => {
