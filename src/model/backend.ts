@@ -77,6 +77,12 @@ async function useNative(): Promise<BackendInfo> {
   // noise on stdout. Both must be set before libtensorflow loads.
   process.env['TF_ENABLE_ONEDNN_OPTS'] ??= '0';
   process.env['TF_CPP_MIN_LOG_LEVEL'] ??= '2';
+  // TensorFlow's default CPU allocator is malloc, which hands the large
+  // activation buffers of a batch (tens of MB each) back to the kernel when
+  // they are freed, so every batch page-faults them in again: 230,000 minor
+  // faults and 0.4 s of system time per 4096 windows of the 64-step model.
+  // The BFC allocator keeps freed memory for the next batch.
+  process.env['TF_CPU_ALLOCATOR_USE_BFC'] ??= 'true';
   const node = require('@tensorflow/tfjs-node') as typeof tf;
   if (!(await node.setBackend('tensorflow'))) throw new Error('setBackend("tensorflow") failed');
   await node.ready();

@@ -119,13 +119,16 @@ export class FusedLstm extends tf.layers.Layer {
    * The layer on a time-major input `[time, batch, features]`, returning
    * `[time, batch, units]` (or the last step `[batch, units]`): what
    * BlockLSTMV2 computes natively, so a chain of these layers needs no
-   * transposes in between. Differentiable like `apply`.
+   * transposes in between. Differentiable like `apply`, unless
+   * `inference` (see fusedLstmInference).
    */
-  applyTimeMajor(xt: tf.Tensor3D): tf.Tensor {
+  applyTimeMajor(xt: tf.Tensor3D, options: { inference?: boolean } = {}): tf.Tensor {
     const [kernel, recurrentKernel, bias] = this.weightTensors();
     return tf.tidy(() => {
       if (isNativeBackend()) {
-        return fusedLstmTimeMajor(xt, kernel, recurrentKernel, bias, this.returnSequences);
+        return options.inference === true
+          ? fusedLstmInference(xt, kernel, recurrentKernel, bias, this.returnSequences)
+          : fusedLstmTimeMajor(xt, kernel, recurrentKernel, bias, this.returnSequences);
       }
       const x = tf.transpose(xt, [1, 0, 2]) as tf.Tensor3D;
       const y = referenceLstm(x, kernel, recurrentKernel, bias, this.returnSequences);
@@ -266,6 +269,41 @@ export function fusedLstmTimeMajor(
     };
   });
   return forward(xt, kernel, recurrentKernel, bias);
+}
+
+/**
+ * fusedLstmTimeMajor for inference only: not differentiable, and the six
+ * activations BlockLSTMV2 returns beside `h` (kept for the gradient) are
+ * freed as soon as the kernel returns instead of at the end of the caller's
+ * tidy, so a network's layers do not hold them all at once (470 MB per
+ * layer for 4096 windows of 64 steps and 64 units).
+ */
+export function fusedLstmInference(
+  xt: tf.Tensor3D,
+  kernel: tf.Tensor2D,
+  recurrentKernel: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  returnSequences: boolean,
+): tf.Tensor {
+  const [time, batch] = xt.shape;
+  const units = recurrentKernel.shape[0];
+  const outputs = tf.tidy(() => {
+    const w = tf.concat([kernel, recurrentKernel], 0);
+    const state = tf.zeros([batch, units]);
+    const peephole = tf.zeros([units]);
+    return runNativeOp(
+      'BlockLSTMV2',
+      blockLstmAttrs(),
+      [int64Scalar(time), xt, state, state, w, peephole, peephole, peephole, bias],
+      BLOCK_LSTM_OUTPUTS,
+    );
+  });
+  const h = outputs[6] as tf.Tensor3D;
+  tf.dispose(outputs.slice(0, 6));
+  if (returnSequences) return h;
+  const last = tf.reshape(tf.slice(h, [time - 1, 0, 0], [1, batch, units]), [batch, units]);
+  h.dispose();
+  return last;
 }
 
 /**
