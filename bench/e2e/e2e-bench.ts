@@ -66,6 +66,12 @@ export interface E2eBenchOptions {
   memorySensors: number;
   /** Longest a throughput phase may take before it is cut short. */
   maxPhaseSeconds: number;
+  /** Fixed rates (readings/s) of the latency phases by stride, instead of half the measured maximum. */
+  latencyRates?: Readonly<Record<number, number>>;
+  /** False skips the throughput phases (with latencyRates: latency only). */
+  throughput?: boolean;
+  /** The daemon scores in its worker thread (its default, true); false: on the main thread. */
+  scoreInWorker?: boolean;
   log: (message: string) => void;
 }
 
@@ -130,6 +136,7 @@ export interface E2eReport {
     batchSize: number;
     maxLatenessMs: number;
     partitions: number;
+    scoreInWorker: boolean;
   };
   produceBacklog: { readings: number; seconds: number; readingsPerSec: number };
   throughput: ThroughputResult[];
@@ -168,16 +175,16 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eReport> {
     const produced = await produceBacklog(kafka, backlogTopic, o);
 
     const throughput: ThroughputResult[] = [];
-    for (const stride of o.strides) {
+    for (const stride of o.throughput === false ? [] : o.strides) {
       throughput.push(
         await throughputPhase(o, brokers, run, backlogTopic, stride, model.scorer, produced),
       );
     }
     const latency: LatencyResult[] = [];
-    for (const t of throughput) {
-      latency.push(
-        await latencyPhase(o, brokers, kafka, run, t.stride, t.pipelineReadingsPerSec / 2, model),
-      );
+    for (const stride of o.strides) {
+      const measured = throughput.find((t) => t.stride === stride)?.pipelineReadingsPerSec ?? 0;
+      const rate = o.latencyRates?.[stride] ?? measured / 2;
+      latency.push(await latencyPhase(o, brokers, kafka, run, stride, rate, model));
     }
     const memory =
       o.memorySensors > 0 ? await memoryPhase(o.memorySensors, o.log) : { skipped: true };
@@ -206,6 +213,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eReport> {
         batchSize: o.batchSize,
         maxLatenessMs: o.maxLatenessMs,
         partitions: PARTITIONS,
+        scoreInWorker: o.scoreInWorker !== false,
       },
       produceBacklog: produced,
       throughput,
@@ -310,24 +318,46 @@ async function produceBacklog(
 }
 
 /**
- * A scorer that records the size and duration of every call it passes on.
- * Having no dispose(), it also keeps the daemon, which disposes its model at
- * stop, from disposing the one model every phase shares.
+ * Records the size and duration of every scoring call the pipeline makes,
+ * wrapped around what the daemon scores with (its model switch, whose model
+ * scores in the daemon's scoring worker unless that is turned off).
  */
-function recordingScorer(inner: WindowScorer) {
+function recordingScorer() {
   const calls: Array<{ size: number; ms: number }> = [];
-  const scorer: WindowScorer = {
-    version: inner.version,
-    windowSize: inner.windowSize,
-    channels: inner.channels,
+  const wrap = (inner: WindowScorer): WindowScorer => ({
+    get version() {
+      return inner.version;
+    },
+    get windowSize() {
+      return inner.windowSize;
+    },
+    get channels() {
+      return inner.channels;
+    },
     async scoreBatch(windows, options) {
       const t0 = performance.now();
       const scores = await inner.scoreBatch(windows, options);
       calls.push({ size: windows.length, ms: performance.now() - t0 });
       return scores;
     },
-  };
-  return { scorer, calls };
+  });
+  return { wrap, calls };
+}
+
+/**
+ * The shared model as the daemon is given it: without dispose(), so the
+ * daemon, which disposes its model at stop, leaves the one model every phase
+ * shares alone; with save(), so the daemon's scoring worker can load it.
+ */
+function sharedModel(model: WindowScorer): WindowScorer {
+  const save = (model as { save?: (dir: string) => Promise<void> }).save;
+  return {
+    version: model.version,
+    windowSize: model.windowSize,
+    channels: model.channels,
+    scoreBatch: (windows, options) => model.scoreBatch(windows, options),
+    ...(save ? { save: (dir: string) => save.call(model, dir) } : {}),
+  } as WindowScorer;
 }
 
 /** Samples the RSS every 100 ms until stopped; returns the peak in MiB. */
@@ -357,6 +387,7 @@ function daemonFor(
   stride: number,
   scorer: WindowScorer,
   sink: (w: ScoredWindow) => void,
+  instrumentScorer?: (scorer: WindowScorer) => WindowScorer,
 ) {
   const config = loadConfig({
     env: {},
@@ -382,8 +413,10 @@ function daemonFor(
     config,
     logger,
     stdout: discard,
-    scorer,
+    scorer: sharedModel(scorer),
     scoredWindows: [{ write: sink }],
+    scoreInWorker: o.scoreInWorker !== false,
+    ...(instrumentScorer ? { instrumentScorer } : {}),
   });
 }
 
@@ -396,19 +429,29 @@ async function throughputPhase(
   model: WindowScorer,
   produced: E2eReport['produceBacklog'],
 ): Promise<ThroughputResult> {
-  const { scorer, calls } = recordingScorer(model);
+  const { wrap, calls } = recordingScorer();
   const perSensor = Math.floor((o.backlogPerSensor - WINDOW) / stride) + 1;
   const expected = o.sensors * perSensor;
   const target = Math.min(expected, o.maxWindowsPerPhase);
   let count = 0;
   let first = 0;
   let last = 0;
-  const daemon = daemonFor(o, brokers, run, topic, `${run}-tp-${stride}`, stride, scorer, () => {
-    const t = performance.now();
-    if (count === 0) first = t;
-    last = t;
-    count++;
-  });
+  const daemon = daemonFor(
+    o,
+    brokers,
+    run,
+    topic,
+    `${run}-tp-${stride}`,
+    stride,
+    model,
+    () => {
+      const t = performance.now();
+      if (count === 0) first = t;
+      last = t;
+      count++;
+    },
+    wrap,
+  );
   o.log(`throughput, stride ${stride}: consuming ${produced.readings} readings`);
   const peak = rssSampler();
   const t0 = performance.now();
@@ -523,12 +566,19 @@ async function latencyPhase(
   let measureFrom = Number.POSITIVE_INFINITY;
   let lastScore = performance.now();
   const latencies: number[] = [];
-  // Wrapped: the daemon disposes the scorer it was given when it stops.
-  const { scorer } = recordingScorer(model.scorer);
-  const daemon = daemonFor(o, brokers, run, topic, `${run}-lat-${stride}`, stride, scorer, (w) => {
-    lastScore = performance.now();
-    if (w.endTs >= measureFrom) latencies.push(Date.now() - w.endTs);
-  });
+  const daemon = daemonFor(
+    o,
+    brokers,
+    run,
+    topic,
+    `${run}-lat-${stride}`,
+    stride,
+    model.scorer,
+    (w) => {
+      lastScore = performance.now();
+      if (w.endTs >= measureFrom) latencies.push(Date.now() - w.endTs);
+    },
+  );
   o.log(`latency, stride ${stride}: ${targetRate} readings/s for ${o.latencySeconds} s`);
   const peak = rssSampler();
   let producer: unknown;

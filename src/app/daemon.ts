@@ -38,7 +38,7 @@ import { createPipeline, type Pipeline, type PipelineStats } from '../stream/pip
 import type { AlertSink, DeadLetterSink, ScoredWindowSink } from '../stream/ports.ts';
 import { createEmbeddedSource, embeddedBacklog } from './embedded-source.ts';
 import type { Logger } from './logger.ts';
-import { createModelSwitch, type SwitchableModel } from './model-switch.ts';
+import { createModelSwitch, type ModelSwitch, type SwitchableModel } from './model-switch.ts';
 import {
   createRetrainingScheduler,
   DEFAULT_RETRAINING_POLICY,
@@ -46,6 +46,7 @@ import {
   type TrainingOutcome,
 } from './retraining.ts';
 import { createTeardown, type TeardownReport } from './teardown.ts';
+import { createScoringWorker } from './worker-scorer.ts';
 
 /** Where the daemon's messages come from (Kafka or the simulator). */
 export interface DaemonSource {
@@ -75,6 +76,13 @@ export interface DaemonDeps {
   scorer?: WindowScorer;
   /** Sinks that also receive every scored window (tests, embedding applications). */
   scoredWindows?: readonly ScoredWindowSink[];
+  /**
+   * Score in a worker thread (default true), so the event loop keeps
+   * consuming while the model runs; false scores on the main thread.
+   */
+  scoreInWorker?: boolean;
+  /** Wraps what the pipeline scores with (benchmarks record the calls). */
+  instrumentScorer?: (scorer: WindowScorer) => WindowScorer;
 }
 
 export interface Daemon {
@@ -104,8 +112,31 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   let stopping: Promise<TeardownReport> | undefined;
   let metricsServer: MetricsServer | undefined;
   let pipeline: Pipeline | undefined;
+  const scoring =
+    deps.scoreInWorker === false
+      ? undefined
+      : createScoringWorker({
+          onFallback: (version, error) =>
+            logger.warn(
+              { err: error, model: version },
+              'scoring worker cannot load the model; scoring on the main thread',
+            ),
+        });
+  const adopt = (model: SwitchableModel) => scoring?.adopt(model) ?? model;
+  let started = false;
+  const adoptAndWarm = (model: SwitchableModel) => {
+    const adopted = adopt(model);
+    // After start the backend is chosen: load a swapped-in model at once.
+    if (started) void scoring?.warm(adopted);
+    return adopted;
+  };
   // The one reference to the model in use: retraining swaps it between batches.
-  const models = createModelSwitch(deps.scorer ? asSwitchable(deps.scorer) : null);
+  // Every model that enters it (loaded, cold-started, retrained) scores in the worker.
+  const models = adopting(
+    createModelSwitch(deps.scorer ? adopt(asSwitchable(deps.scorer)) : null),
+    adoptAndWarm,
+  );
+  const pipelineScorer = deps.instrumentScorer?.(models) ?? models;
   const currentModel = (): WindowScorer | undefined => models.current() ?? undefined;
   let resolveEnded: () => void = () => {};
   let rejectEnded: (error: unknown) => void = () => {};
@@ -168,7 +199,14 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     }
     const loaded = models.current();
     if (loaded) metrics.modelLoaded(loaded.version, modelCreatedAt(loaded));
-    teardown.push('dispose model', async () => models.dispose());
+    // Loaded into the scoring worker before the first batch, not during it.
+    started = true;
+    if (loaded && scoring) await scoring.warm(loaded);
+    // The scoring worker holds the models' copies: it goes with them.
+    teardown.push('dispose model', async () => {
+      models.dispose();
+      await scoring?.close();
+    });
 
     const detector = createDetectorRegistry(
       { threshold: thresholdOptions(config), alert: alertPolicy(config) },
@@ -277,7 +315,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         highWaterMark: config.batching.highWaterMark,
         staleAfterMs: Math.max(100, Math.min(config.input.maxLatenessMs, 5_000)),
       },
-      scorer: () => (models.current() ? models : undefined),
+      scorer: () => (models.current() ? pipelineScorer : undefined),
       detector,
       alerts,
       deadLetters,
@@ -492,13 +530,26 @@ function modelConfigOf(config: Config): Partial<ModelConfig> {
 /** A scorer the model switch can hold; test scorers without dispose() get a no-op one. */
 function asSwitchable(scorer: WindowScorer): SwitchableModel {
   if ('dispose' in scorer && typeof scorer.dispose === 'function') return scorer as SwitchableModel;
+  const save = (scorer as { save?: unknown }).save;
   return {
     version: scorer.version,
     windowSize: scorer.windowSize,
     channels: scorer.channels,
     scoreBatch: (windows, options) => scorer.scoreBatch(windows, options),
+    // Kept so a model given without dispose() can still be loaded by the scoring worker.
+    ...(typeof save === 'function' ? { save: (dir: string) => save.call(scorer, dir) } : {}),
     dispose() {},
   };
+}
+
+/** A model switch that passes every model swapped in through `adopt` first. */
+function adopting(
+  inner: ModelSwitch,
+  adopt: (model: SwitchableModel) => SwitchableModel,
+): ModelSwitch {
+  const outer: ModelSwitch = Object.create(inner);
+  outer.swap = (next) => inner.swap(adopt(next));
+  return outer;
 }
 
 /** The model's creation time (for tsad_model_age_seconds), now when it does not say. */

@@ -121,6 +121,33 @@ export function createDecoder(
     return values;
   };
 
+  // The common case, one well-formed single-channel reading, checked in one
+  // pass without building error context; anything else takes the full path,
+  // which finds and names the problem.
+  const single = o.defaultChannel;
+  const singleOk = expected === undefined || (expected.length === 1 && expected[0] === single);
+  const fast = (parsed: unknown): Reading | undefined => {
+    if (!singleOk || typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      return undefined;
+    const record = parsed as Record<string, unknown>;
+    const sensor = record[o.sensorField];
+    const ts = record[o.tsField];
+    const value = record[o.valueField];
+    if (
+      typeof sensor !== 'string' ||
+      sensor.length === 0 ||
+      sensor.length > 256 ||
+      typeof ts !== 'number' ||
+      !(ts >= 0 && ts <= MAX_TS) ||
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      record[o.valuesField] !== undefined
+    ) {
+      return undefined;
+    }
+    return { sensor, ts: Math.trunc(ts), values: { [single]: value } };
+  };
+
   return (payload) => {
     if (payload === null) return { ok: false, reason: 'missing_field', detail: 'empty message' };
     const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
@@ -133,6 +160,8 @@ export function createDecoder(
     } catch (error) {
       return { ok: false, reason: 'not_json', detail: (error as Error).message.slice(0, 200) };
     }
+    const reading = fast(parsed);
+    if (reading !== undefined) return { ok: true, readings: [reading] };
     try {
       if (Array.isArray(parsed)) {
         if (parsed.length === 0) throw new Rejection('missing_field', 'empty array');

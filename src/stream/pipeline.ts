@@ -16,6 +16,7 @@ import {
   concatMap,
   defer,
   from,
+  map,
   type Observable,
   type SchedulerLike,
   Subject,
@@ -74,6 +75,12 @@ export interface PipelineOptions {
   scoreAttempts: number;
   /** Longest wait between two attempts to deliver alerts. */
   maxRetryDelayMs: number;
+  /**
+   * Scoring calls that may be under way at once. A model in a worker thread
+   * needs a queue of them: this thread may be busy decoding a large fetch
+   * for a while before it sends more, and the worker would idle meanwhile.
+   */
+  scoringConcurrency: number;
 }
 
 export const defaultPipelineOptions: Readonly<PipelineOptions> = Object.freeze({
@@ -85,6 +92,7 @@ export const defaultPipelineOptions: Readonly<PipelineOptions> = Object.freeze({
   staleAfterMs: 2_000,
   scoreAttempts: 3,
   maxRetryDelayMs: 5_000,
+  scoringConcurrency: 32,
 });
 
 export interface PipelineDeps<E extends AlertLike> {
@@ -136,6 +144,8 @@ export interface Pipeline {
   waitForCapacity(): Promise<void>;
   /** Emits the partial micro-batch now and resolves when nothing is in flight. */
   waitIdle(): Promise<void>;
+  /** Emits the partial micro-batch now without waiting (a source at the end of a fetch). */
+  flush(): void;
   /**
    * Drops the state of sensors whose messages came from a matching origin
    * (`topic:partition`): their readings waiting for reordering are abandoned, never acked.
@@ -150,9 +160,12 @@ export interface Pipeline {
   stats(): Readonly<PipelineStats>;
 }
 
-/** A message's remaining readings; the message is acked when the last one is done. */
+/**
+ * What a reading carries back to ack its message: the message itself when it
+ * holds one reading (no allocation per reading), else a countdown over its readings.
+ */
 interface MessageAck {
-  release(): void;
+  ack(): void;
 }
 
 /** Builds and starts a pipeline. */
@@ -232,10 +245,16 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
       });
   };
 
+  /**
+   * Scores with retries; returns the scores and the version of the model that
+   * made them, read in the same tick as the call, since a retrained model may
+   * swap in while the call is under way.
+   */
   const scoreWithRetry = async (scorer: WindowScorer, windows: SensorWindow[]) => {
     for (let n = 1; ; n++) {
       try {
-        return await scorer.scoreBatch(windows);
+        const version = scorer.version;
+        return { version, scores: await scorer.scoreBatch(windows) };
       } catch (error) {
         const retriable = !isTsadError(error) || error.retriable;
         if (!retriable || n >= o.scoreAttempts || aborted) throw error;
@@ -261,8 +280,39 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
     }
   };
 
-  /** Scores one micro-batch and hands every result on; never rejects. */
-  const processBatch = async (batch: TrackedWindow[]): Promise<void> => {
+  // Scoring calls may overlap (a model in a worker thread scores one batch
+  // while the next is sent), but they start in batch order and their results
+  // are handed on in batch order (concatMap below), so per-sensor order holds.
+  let scoringActive = 0;
+  const scoringQueue: Array<() => void> = [];
+  const acquireScoring = (): Promise<void> => {
+    if (scoringActive < o.scoringConcurrency) {
+      scoringActive++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => scoringQueue.push(resolve));
+  };
+  const releaseScoring = () => {
+    const next = scoringQueue.shift();
+    if (next) next();
+    else scoringActive--;
+  };
+
+  /** What the first stage of a batch produced: its windows and their scores (or nothing to score). */
+  interface StartedBatch {
+    /** The version of the model that scored the batch. */
+    version: string;
+    ready: TrackedWindow[];
+    aligned: SensorWindow[];
+    scores: WindowScore[];
+  }
+
+  /**
+   * First stage of a micro-batch, started as soon as it is cut: picks the
+   * model, aligns the windows and scores them. Never rejects; undefined when
+   * nothing is left to hand on (windows unscored or given up, already done).
+   */
+  const startBatch = async (batch: TrackedWindow[]): Promise<StartedBatch | undefined> => {
     let scorer = deps.scorer();
     if (scorer === undefined) {
       const training = deps.waitForScorer?.();
@@ -274,7 +324,7 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
         deps.onUnscored?.(item.window);
         item.done();
       }
-      return;
+      return undefined;
     }
     const ready: TrackedWindow[] = [];
     const aligned: SensorWindow[] = [];
@@ -291,24 +341,33 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
         aligned.push(window);
       }
     }
-    if (aligned.length === 0) return;
+    if (aligned.length === 0) return undefined;
+    await acquireScoring();
     const started = performance.now();
-    let scores: WindowScore[];
     try {
-      scores = await scoreWithRetry(scorer, aligned);
+      const { version, scores } = await scoreWithRetry(scorer, aligned);
+      observer.batchScored(aligned.length, (performance.now() - started) / 1000);
+      return { version, ready, aligned, scores };
     } catch (error) {
       logger.error({ err: error, windows: aligned.length }, 'scoring failed; windows given up');
       stats.windowsGivenUp += ready.length;
       for (const item of ready) item.done();
-      return;
+      return undefined;
+    } finally {
+      releaseScoring();
     }
-    observer.batchScored(aligned.length, (performance.now() - started) / 1000);
+  };
+
+  /** Second stage, in batch order: the detector, the sinks and the alerts; never rejects. */
+  const finishBatch = async (started: StartedBatch | undefined): Promise<void> => {
+    if (started === undefined) return;
+    const { version, ready, aligned, scores } = started;
     const events: E[] = [];
     for (let i = 0; i < aligned.length; i++) {
       const window = aligned[i]!;
       const score = scores[i]!;
       try {
-        const verdict = deps.detector.observe({ window, score, modelVersion: scorer.version });
+        const verdict = deps.detector.observe({ window, score, modelVersion: version });
         stats.windowsScored++;
         observer.thresholdValue(window.sensor, verdict.threshold, score.score);
         observer.endToEndLatency(Math.max(0, now() - window.endTs) / 1000);
@@ -324,7 +383,7 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
           sensor: window.sensor,
           startTs: window.startTs,
           endTs: window.endTs,
-          modelVersion: scorer.version,
+          modelVersion: version,
           score,
           calibratedScore: verdict.calibratedScore,
           threshold: verdict.threshold,
@@ -360,7 +419,7 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
   const windows$: Observable<TrackedWindow> = input.pipe(
     slidingWindow(store, {
       onAcks: (acks) => {
-        for (const ack of acks) ack.release();
+        for (const ack of acks) ack.ack();
       },
       onDrop: (reason) => observer.readingDropped(reason),
       staleCheckMs: Math.max(10, Math.min(1_000, o.staleAfterMs / 2)),
@@ -378,8 +437,10 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
         flush: flushBatch,
         ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
       }),
-      concatMap((batch) =>
-        defer(() => from(processBatch(batch))).pipe(
+      // The first stage starts at once (bounded by scoringConcurrency), the second waits its turn.
+      map((batch) => ({ batch, started: startBatch(batch) })),
+      concatMap(({ batch, started }) =>
+        defer(() => from(started.then(finishBatch))).pipe(
           tap({
             finalize: () => {
               windowsInFlight -= batch.length;
@@ -393,6 +454,9 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
       error: (error: unknown) => logger.error({ err: error }, 'pipeline stream failed'),
     });
 
+  // Origin strings are built once per partition, not per message.
+  let lastOrigin = { topic: '', partition: -1, origin: '' };
+
   return {
     push(message) {
       if (closed) throw new Error('pipeline closed');
@@ -405,18 +469,29 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
         deadLetter(message, result.reason, result.detail);
         return;
       }
-      let remaining = result.readings.length;
-      const ack: MessageAck = {
-        release() {
-          remaining--;
-          if (remaining === 0) message.ack();
-        },
-      };
-      const origin = `${message.topic}:${message.partition}`;
+      const readings = result.readings;
+      let ack: MessageAck = message;
+      if (readings.length > 1) {
+        let remaining = readings.length;
+        ack = {
+          ack() {
+            remaining--;
+            if (remaining === 0) message.ack();
+          },
+        };
+      }
+      if (message.topic !== lastOrigin.topic || message.partition !== lastOrigin.partition) {
+        lastOrigin = {
+          topic: message.topic,
+          partition: message.partition,
+          origin: `${message.topic}:${message.partition}`,
+        };
+      }
+      const origin = lastOrigin.origin;
       const arrivedAt = now();
-      stats.readings += result.readings.length;
+      stats.readings += readings.length;
       if (deps.onReading) {
-        for (const reading of result.readings) {
+        for (const reading of readings) {
           try {
             deps.onReading(reading);
           } catch (error) {
@@ -424,13 +499,16 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
           }
         }
       }
-      for (const reading of result.readings) input.next({ reading, origin, ack, arrivedAt });
+      for (const reading of readings) input.next({ reading, origin, ack, arrivedAt });
     },
     inFlight: () => windowsInFlight + sendsInFlight,
     waitForCapacity: () => waitFor(Math.floor(o.highWaterMark / 2)),
     waitIdle() {
       flushBatch.next();
       return waitFor(0);
+    },
+    flush() {
+      flushBatch.next();
     },
     revoke(match) {
       let sensors = 0;

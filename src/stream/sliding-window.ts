@@ -79,6 +79,10 @@ interface Pending<A> {
 }
 
 interface SensorState<A> {
+  sensor: string;
+  /** Neighbours in the least-recently-seen list (the eviction order). */
+  older: SensorState<A> | undefined;
+  newer: SensorState<A> | undefined;
   origin: string;
   /** Newest timestamp seen; the watermark is this minus the lateness. */
   maxTs: number;
@@ -99,8 +103,12 @@ interface SensorState<A> {
 /** The windowing state of every sensor this process owns. */
 export interface WindowStore<A> {
   readonly sensorCount: number;
-  /** Places (or drops) one reading; returns the windows and acks it produced. */
-  push(item: TrackedReading<A>): WindowStep<A>;
+  /**
+   * Places (or drops) one reading; returns the windows and acks it produced.
+   * With `out` the results are appended to it (the operator reuses one step
+   * for readings that emit nothing, sparing three allocations per reading).
+   */
+  push(item: TrackedReading<A>, out?: WindowStep<A>): WindowStep<A>;
   /** Releases readings that have waited in a reorder buffer since before `olderThan` (wall clock). */
   flushStale(olderThan: number): WindowStep<A>;
   /** Releases every waiting reading (at shutdown, so nothing stays unwindowed). */
@@ -138,14 +146,18 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
   /** Moves one reading from the reorder buffer into the ring, maybe emitting a window. */
   const place = (sensor: string, s: SensorState<A>, p: Pending<A>, out: WindowStep<A>) => {
     out.acks.push(p.ack);
-    const channels = Object.keys(p.values).sort();
-    const key = channels.join('\u0000');
-    if (key !== s.channelKey) {
-      if (s.count > 0) out.drops.push('channel_change');
-      restart(s, channels, key);
-    } else if (s.count > 0 && p.ts - s.lastTs > o.maxGapMs) {
+    // Nearly every reading has the ring's channels: checked without sorting.
+    if (!hasExactly(p.values, s.channels)) {
+      const channels = Object.keys(p.values).sort();
+      const key = channels.join('\u0000');
+      if (key !== s.channelKey) {
+        if (s.count > 0) out.drops.push('channel_change');
+        restart(s, channels, key);
+      }
+    }
+    if (s.count > 0 && p.ts - s.lastTs > o.maxGapMs) {
       out.drops.push('gap_restart');
-      restart(s, channels, key);
+      restart(s, s.channels, s.channelKey);
     }
     const width = s.channels.length;
     // Shift instead of a circular index: windows are small and the copy keeps
@@ -191,16 +203,39 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
     release(sensor, s, n, out);
   };
 
+  // Least recently seen first: a linked list through the states, because
+  // re-inserting into the Map on every reading (to keep its order) costs more.
+  let oldest: SensorState<A> | undefined;
+  let newest: SensorState<A> | undefined;
+  const unlink = (s: SensorState<A>) => {
+    if (s.older) s.older.newer = s.newer;
+    else oldest = s.newer;
+    if (s.newer) s.newer.older = s.older;
+    else newest = s.older;
+    s.older = undefined;
+    s.newer = undefined;
+  };
+  const append = (s: SensorState<A>) => {
+    s.older = newest;
+    s.newer = undefined;
+    if (newest) newest.newer = s;
+    else oldest = s;
+    newest = s;
+  };
+  const remove = (s: SensorState<A>) => {
+    unlink(s);
+    sensors.delete(s.sensor);
+  };
+
   const evictOldest = (out: WindowStep<A>) => {
-    const oldest = sensors.keys().next();
-    if (oldest.done) return;
-    const s = sensors.get(oldest.value)!;
+    const s = oldest;
+    if (s === undefined) return;
     for (const p of s.pending) {
       out.acks.push(p.ack);
       out.drops.push('evicted');
     }
     pendingTotal -= s.pending.length;
-    sensors.delete(oldest.value);
+    remove(s);
   };
 
   const emptyStep = (): WindowStep<A> => ({ windows: [], acks: [], drops: [] });
@@ -209,18 +244,22 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
     get sensorCount() {
       return sensors.size;
     },
-    push(item) {
-      const out = emptyStep();
+    push(item, into) {
+      const out = into ?? emptyStep();
       const { sensor, ts, values } = item.reading;
       let s = sensors.get(sensor);
       if (s) {
-        // Re-insert so Map order is least recently seen first (the eviction order).
-        sensors.delete(sensor);
-        sensors.set(sensor, s);
+        if (s !== newest) {
+          unlink(s);
+          append(s);
+        }
         s.origin = item.origin;
       } else {
         if (sensors.size >= o.maxSensors) evictOldest(out);
         s = {
+          sensor,
+          older: undefined,
+          newer: undefined,
           origin: item.origin,
           maxTs: Number.NEGATIVE_INFINITY,
           pending: [],
@@ -234,10 +273,18 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
           emitted: false,
         };
         sensors.set(sensor, s);
+        append(s);
       }
       if (ts <= s.lastTs) {
         out.acks.push(item.ack);
         out.drops.push(ts === s.lastTs ? 'duplicate' : 'late');
+        return out;
+      }
+      if (s.pending.length === 0 && ts <= Math.max(s.maxTs, ts) - o.maxLatenessMs) {
+        // In order and already past the watermark (no lateness allowed, or
+        // behind a newer reading): straight into the ring, no reorder buffer.
+        if (ts > s.maxTs) s.maxTs = ts;
+        place(sensor, s, { ts, values, ack: item.ack, arrivedAt: item.arrivedAt }, out);
         return out;
       }
       // Binary search for the insertion point in the ascending reorder buffer.
@@ -289,7 +336,7 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
         if (!match(sensor, s.origin)) continue;
         for (const p of s.pending) abandoned.push(p.ack);
         pendingTotal -= s.pending.length;
-        sensors.delete(sensor);
+        remove(s);
       }
       return abandoned;
     },
@@ -307,7 +354,10 @@ export interface TrackedWindow {
 }
 
 export interface SlidingWindowOperatorOptions<A> {
-  /** Called with the acks of readings placed or dropped, once the windows they caused are done. */
+  /**
+   * Called with the acks of readings placed or dropped, once the windows they
+   * caused are done. The array is reused after the call returns: copy what you keep.
+   */
   onAcks(acks: A[]): void;
   onDrop?(reason: DropReason): void;
   /** How often to release readings of sensors that went quiet (0 disables). */
@@ -356,8 +406,18 @@ export function slidingWindow<A>(
             }, staleCheckMs)
           : undefined;
       const flushing = options.flush?.subscribe(() => emit(store.flushAll()));
+      // Reused while a step emits no window (most readings at stride > 1);
+      // a step with windows keeps its arrays (their acks wait for the windows).
+      let scratch: WindowStep<A> = { windows: [], acks: [], drops: [] };
       const subscription = source.subscribe({
-        next: (item) => emit(store.push(item)),
+        next: (item) => {
+          const step = store.push(item, scratch);
+          if (step.windows.length > 0) scratch = { windows: [], acks: [], drops: [] };
+          emit(step);
+          if (step !== scratch) return;
+          step.acks.length = 0;
+          step.drops.length = 0;
+        },
         error: (error) => subscriber.error(error),
         complete: () => {
           emit(store.flushAll());
@@ -370,6 +430,18 @@ export function slidingWindow<A>(
         subscription.unsubscribe();
       };
     });
+}
+
+/** True when `values` has exactly the given channel names as keys. */
+function hasExactly(values: Record<string, number>, channels: readonly string[]): boolean {
+  let n = 0;
+  for (const name in values) {
+    if (!Object.hasOwn(values, name)) return false;
+    n++;
+  }
+  if (n !== channels.length) return false;
+  for (let i = 0; i < channels.length; i++) if (!Object.hasOwn(values, channels[i]!)) return false;
+  return true;
 }
 
 /** Wraps a callback so a second call is ignored (a window reported done twice). */

@@ -3,9 +3,9 @@
  * kafkajs' `eachBatch`, with offsets handled by hand.
  *
  * - Backpressure: the batch handler waits whenever the pipeline has more
- *   than its high-water mark in flight, and at the end of the batch until
- *   every window its messages produced is scored and the alerts delivered;
- *   kafkajs fetches the partition's next batch only after that.
+ *   than its high-water mark in flight. It does not wait for the batch's
+ *   windows to be scored: kafkajs fetches and decodes the next batch while
+ *   the model scores this one, bounded by that mark.
  * - At-least-once: auto-commit is off. Each message is tracked until the
  *   pipeline acks it; a partition's commit position is its lowest un-acked
  *   offset (readings waiting for reordering hold it back), committed after
@@ -33,6 +33,8 @@ export interface PipelineInput {
   inFlight(): number;
   waitForCapacity(): Promise<void>;
   waitIdle(): Promise<void>;
+  /** Emits the partial micro-batch now (the end of a fetch: nothing more is coming yet). */
+  flush(): void;
   revoke(match: (origin: string) => boolean): number;
 }
 
@@ -45,6 +47,9 @@ export const DLQ_HEADERS = {
   offset: 'tsad-source-offset',
 } as const;
 
+/** Messages handled in one go before the batch handler yields to the event loop. */
+const YIELD_EVERY = 500;
+
 /** How often acknowledged offsets are committed besides after each batch. */
 const COMMIT_INTERVAL_MS = 1_000;
 
@@ -55,30 +60,98 @@ export interface KafkaSourceOptions {
   observer: PipelineObserver;
 }
 
-/** Offsets of one partition handed to the pipeline and not yet acked. */
-class PartitionTracker {
-  private readonly pending = new Set<number>();
+/**
+ * Offsets of one partition handed to the pipeline and not yet acked. Offsets
+ * arrive in ascending order and are mostly acked in order, so they are kept
+ * as a window of flags from the lowest un-acked one: add, done and the commit
+ * position are O(1) amortised, with no per-offset allocation.
+ */
+export class PartitionTracker {
+  /** Flags of offsets `base`, `base + 1`, …: 1 = handed over and not acked yet. */
+  private flags = new Uint8Array(1024);
+  /** Offset of flags[start]; every offset below it is acked (or was never handed over). */
+  private base = 0;
+  private start = 0;
+  /** One past the highest offset handed over (the window's end); -1 before the first. */
   private next = -1;
+  private pending = 0;
   committed = -1;
 
   add(offset: number): void {
-    this.pending.add(offset);
-    if (offset + 1 > this.next) this.next = offset + 1;
+    if (this.pending === 0 && offset >= this.next) {
+      // Nothing pending: the window restarts here, however far the offset jumped.
+      this.base = offset;
+      this.start = 0;
+    } else if (offset < this.next) {
+      // Delivered again below the window's end: tracked if still in the window.
+      const i = this.start + offset - this.base;
+      if (offset >= this.base && this.flags[i] === 0) {
+        this.flags[i] = 1;
+        this.pending++;
+      }
+      return;
+    }
+    // Offsets skipped in between (compaction, transaction markers) stay 0: never pending.
+    this.reserve(offset + 1 - this.base);
+    this.flags[this.start + offset - this.base] = 1;
+    this.pending++;
+    this.next = offset + 1;
   }
 
   done(offset: number): void {
-    this.pending.delete(offset);
+    const i = this.start + offset - this.base;
+    if (offset < this.base || offset >= this.next || this.flags[i] !== 1) return;
+    this.flags[i] = 0;
+    this.pending--;
+    // Advance past the acked prefix.
+    while (this.base < this.next && this.flags[this.start] === 0) {
+      this.start++;
+      this.base++;
+    }
   }
 
   /** The offset to commit: the lowest still pending, else one past the highest seen. */
   committable(): number {
-    let lowest = this.next;
-    for (const offset of this.pending) if (offset < lowest) lowest = offset;
-    return lowest;
+    return this.pending === 0 ? this.next : this.base;
   }
 
   get inFlight(): number {
-    return this.pending.size;
+    return this.pending;
+  }
+
+  /** Makes room for `length` flags from `base`: moves them to the front, or grows. */
+  private reserve(length: number): void {
+    if (this.start + length <= this.flags.length) return;
+    const used = this.next - this.base;
+    if (length <= this.flags.length) {
+      this.flags.copyWithin(0, this.start, this.start + used);
+      this.flags.fill(0, used);
+    } else {
+      const flags = new Uint8Array(2 ** Math.ceil(Math.log2(length)));
+      flags.set(this.flags.subarray(this.start, this.start + used));
+      this.flags = flags;
+    }
+    this.start = 0;
+  }
+}
+
+/**
+ * One Kafka record as the pipeline sees it. A class rather than an object
+ * literal with an `ack` closure: tens of thousands are made per second.
+ */
+class KafkaRecord implements SourceMessage {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: string,
+    readonly key: Buffer | string | null,
+    readonly value: Buffer | string | null,
+    private readonly tracker: PartitionTracker,
+    private readonly position: number,
+  ) {}
+
+  ack(): void {
+    this.tracker.done(this.position);
   }
 }
 
@@ -208,26 +281,50 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     await gate();
     const tracker = trackerOf(batch.partition);
+    const { topic: batchTopic, partition } = batch;
+    // The fetch position is marked once per stretch of messages, not per
+    // message: kafkajs parses the offset string into a Long on every call.
+    let unresolved: string | undefined;
+    let sinceYield = 0;
+    if (stopping || !isRunning() || isStale()) return;
     for (const message of batch.messages) {
-      if (stopping || !isRunning() || isStale()) break;
       const offset = Number(message.offset);
       tracker.add(offset);
-      pipeline.push({
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: message.offset,
-        key: message.key,
-        value: message.value,
-        ack: () => tracker.done(offset),
-      });
-      // Marks the fetch position only; with autoCommit off kafkajs never commits it.
-      resolveOffset(message.offset);
+      pipeline.push(
+        new KafkaRecord(
+          batchTopic,
+          partition,
+          message.offset,
+          message.key,
+          message.value,
+          tracker,
+          offset,
+        ),
+      );
+      unresolved = message.offset;
+      if (++sinceYield >= YIELD_EVERY) {
+        // A fetch holds thousands of messages: let the event loop take the
+        // model's answers (scored windows, acks) in between. Whether to go
+        // on is checked here too (isStale costs a map lookup and a Long parse).
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (stopping || !isRunning() || isStale()) break;
+      }
       if (pipeline.inFlight() > highWater) {
+        // Marks the fetch position only; with autoCommit off kafkajs never commits it.
+        resolveOffset(unresolved);
+        unresolved = undefined;
         await pipeline.waitForCapacity();
         await heartbeat();
+        if (stopping || !isRunning() || isStale()) break;
       }
     }
-    await pipeline.waitIdle();
+    if (unresolved !== undefined) resolveOffset(unresolved);
+    // The handler returns without waiting for this batch to be scored, so
+    // kafkajs fetches the next one meanwhile; the high-water mark above still
+    // bounds what is in flight, and offsets are committed only once acked
+    // (after each batch for what is done by then, and every second).
+    pipeline.flush();
     const last = batch.lastOffset();
     const lag = Number(batch.highWatermark) - Number(last) - 1;
     observer.consumerLag(batch.topic, batch.partition, Math.max(0, lag));

@@ -27,6 +27,7 @@ interface E2eCommandOptions {
   latenessMs?: string;
   model?: string;
   memorySensors?: string;
+  scoringWorker: boolean;
 }
 
 /** Adds `tsad bench model` and `tsad bench e2e` to the program. */
@@ -97,6 +98,7 @@ export function registerBench(program: Command, context: CliContext): void {
     .option('--lateness-ms <ms>', "the daemon's input.maxLatenessMs (default 0)")
     .option('--model <dir>', 'a model directory (window 32) instead of training one')
     .option('--memory-sensors <n>', 'sensors of the memory phase, 0 to skip (default 100000)')
+    .option('--no-scoring-worker', "score on the daemon's main thread instead of its worker")
     .action(async (options: E2eCommandOptions) => {
       const { runE2eBench } = await import('../../../bench/e2e/e2e-bench.ts');
       const brokers = options.brokers ?? process.env['KAFKA_BROKERS'] ?? '';
@@ -113,6 +115,7 @@ export function registerBench(program: Command, context: CliContext): void {
         trainEpochs: options.quick ? 2 : 5,
         memorySensors: nonNegative(options.memorySensors, 100_000),
         maxPhaseSeconds: options.quick ? 60 : 180,
+        scoreInWorker: options.scoringWorker,
         log: (message) => context.stderr.write(`${message}\n`),
       });
       if (options.json) {

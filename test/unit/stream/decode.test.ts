@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { createDecoder } from '../../../src/stream/decode.ts';
 
 const decode = createDecoder();
@@ -108,5 +109,34 @@ describe('decode', () => {
       'unknown_channel',
     );
     assert.ok(createDecoder(strict)('{"sensor":"a","ts":1,"values":{"vibration":1,"temp":2}}').ok);
+  });
+
+  it('decodes a lone reading exactly as the same reading inside an array (fast and full path agree)', () => {
+    const field = fc.oneof(
+      fc.string({ maxLength: 3 }),
+      fc.constantFrom('', 'x'.repeat(257)),
+      fc.double(),
+      fc.integer({ min: -5, max: 253_402_300_800_005 }),
+      fc.constantFrom(Number.MAX_VALUE, -0, 253_402_300_799_999.5, null, true),
+      fc.constant({ value: 1 }),
+      fc.constant(undefined),
+    );
+    const reading = fc.record({ sensor: field, ts: field, value: field, values: field });
+    const options = fc.constantFrom(
+      {},
+      { expectedChannels: ['value'] },
+      { expectedChannels: ['t'] },
+    );
+    fc.assert(
+      fc.property(reading, options, (record, opts) => {
+        const decodeWith = createDecoder(opts);
+        const alone = decodeWith(JSON.stringify(record));
+        const inArray = decodeWith(JSON.stringify([record]));
+        assert.equal(alone.ok, inArray.ok);
+        if (alone.ok && inArray.ok) assert.deepEqual(alone.readings, inArray.readings);
+        if (!alone.ok && !inArray.ok) assert.equal(alone.reason, inArray.reason);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
