@@ -93,9 +93,11 @@ export interface ThroughputResult {
   scoreCalls: number;
   meanBatch: number;
   /**
-   * Wall time inside scoreBatch (after the first call) over the span. The
-   * calls await native work while the event loop runs the rest of the
-   * pipeline, so this can exceed the model's own share.
+   * Wall time with at least one scoreBatch call under way (after the first
+   * call) over the span. Calls overlap (the daemon queues several in its
+   * scoring worker), so each is counted only where no earlier one covers it;
+   * a call's time includes its wait in that queue, so this is an upper bound
+   * on how busy the model kept its thread.
    */
   modelShareOfSpan: number;
   modelOnlyWindowsPerSec: number;
@@ -323,7 +325,7 @@ async function produceBacklog(
  * scores in the daemon's scoring worker unless that is turned off).
  */
 function recordingScorer() {
-  const calls: Array<{ size: number; ms: number }> = [];
+  const calls: Array<{ size: number; ms: number; start: number; end: number }> = [];
   const wrap = (inner: WindowScorer): WindowScorer => ({
     get version() {
       return inner.version;
@@ -337,7 +339,8 @@ function recordingScorer() {
     async scoreBatch(windows, options) {
       const t0 = performance.now();
       const scores = await inner.scoreBatch(windows, options);
-      calls.push({ size: windows.length, ms: performance.now() - t0 });
+      const t1 = performance.now();
+      calls.push({ size: windows.length, ms: t1 - t0, start: t0, end: t1 });
       return scores;
     },
   });
@@ -481,7 +484,7 @@ async function throughputPhase(
   }
   const windowsPerSec = span > 0 ? (scored - 1) / span : 0;
   // The first call ends before the first scored window, so it is outside the span.
-  const modelMs = calls.slice(1).reduce((sum, c) => sum + c.ms, 0);
+  const modelMs = coveredMs(calls.slice(1));
   const modelOnly = await modelOnlyRate(
     model,
     calls.map((c) => c.size),
@@ -663,6 +666,19 @@ function runChild(script: string, options: object, nodeFlags: string[]): Promise
       }
     });
   });
+}
+
+/** Length of the union of the intervals (overlapping time counted once). */
+function coveredMs(intervals: ReadonlyArray<{ start: number; end: number }>): number {
+  const sorted = [...intervals].sort((a, b) => a.start - b.start);
+  let total = 0;
+  let reach = Number.NEGATIVE_INFINITY;
+  for (const { start, end } of sorted) {
+    if (end <= reach) continue;
+    total += end - Math.max(start, reach);
+    reach = end;
+  }
+  return total;
 }
 
 function sleep(ms: number): Promise<void> {

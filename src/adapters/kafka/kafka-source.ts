@@ -328,7 +328,9 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     const last = batch.lastOffset();
     const lag = Number(batch.highWatermark) - Number(last) - 1;
     observer.consumerLag(batch.topic, batch.partition, Math.max(0, lag));
-    if (!stopping) await commit();
+    // Not awaited: the next fetch need not wait for the commit's round trip
+    // (commits are serialised; the timer and shutdown commit what comes later).
+    if (!stopping) void commit();
     await heartbeat();
   };
 
