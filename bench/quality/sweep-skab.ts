@@ -2,6 +2,8 @@
  * Tuning aid for the SKAB configuration, like sweep-nab.ts: scores every
  * labelled file once (cached as JSON), then tries threshold settings and
  * prediction holds on the cached scores and prints each one's SKAB metrics.
+ * The model sees what the backtest gives it (smooth channels differenced as
+ * configured); changepoints come from `changepoints` (overridable per variant).
  *
  *   node --import tsx bench/quality/sweep-skab.ts [--benchmarks ../shared/benchmarks]
  *     [--cache /tmp/skab-scores.json] [--config <file>]   (VARIANTS='[{...}]')
@@ -11,7 +13,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readBacktestConfig } from '../../src/cli/backtest/backtest-config.ts';
 import { judgeScores, scoreSeries } from '../../src/cli/backtest/replay.ts';
-import { holdPredictions } from '../../src/cli/backtest/skab.ts';
+import { differenced, holdPredictions, smoothChannels } from '../../src/cli/backtest/skab.ts';
+import {
+  changepointFlags,
+  changesOf,
+  type SkabChangepointConfig,
+} from '../../src/cli/backtest/skab-changepoints.ts';
 import { listSkabFiles, readSkabCsv, SKAB_FIT_ROWS } from '../../src/cli/benchmark-files.ts';
 import { evaluateSkab } from '../../src/detector/evaluation/evaluate-skab.ts';
 import type { ThresholdOptions } from '../../src/detector/thresholds/threshold.ts';
@@ -57,21 +64,29 @@ if (fs.existsSync(args.cache as string)) {
 } else {
   await initBackend();
   const free = sorted(readSkabCsv(path.join(dataDir, 'anomaly-free', 'anomaly-free.csv')));
-  const extra = config.useAnomalyFree
-    ? windowsFromSeries(free.flat, 8, config.model.windowSize, config.anomalyFreeStride)
-    : [];
   cached = [];
   const started = Date.now();
   for (const file of listSkabFiles(dataDir)) {
     const s = readSkabCsv(path.join(dataDir, file));
     const { channels, flat } = sorted(s);
+    const smooth =
+      config.differenceAbove === null
+        ? channels.map(() => false)
+        : smoothChannels(flat, channels.length, SKAB_FIT_ROWS, config.differenceAbove);
     const scored = await scoreSeries(
       {
-        values: flat,
+        values: differenced(flat, channels.length, smooth),
         timestamps: s.timestamps,
         channels,
         fitRows: SKAB_FIT_ROWS,
-        extraTrainingWindows: extra,
+        extraTrainingWindows: config.useAnomalyFree
+          ? windowsFromSeries(
+              differenced(free.flat, 8, smooth),
+              8,
+              config.model.windowSize,
+              config.anomalyFreeStride,
+            )
+          : [],
       },
       config,
     );
@@ -115,6 +130,8 @@ interface Variant {
    * divided by its median over the fitting windows, then max / mean / top-2 mean.
    */
   channels?: 'mean' | 'normMax' | 'normMean' | 'normTop2';
+  /** Overrides of the changepoint settings (`{ source: 'flags' }` for SKAB's derivation). */
+  changepoints?: Partial<SkabChangepointConfig>;
 }
 
 /** Row scores from per-channel errors normalised by their fitting-window median. */
@@ -176,10 +193,18 @@ for (const partial of partials) {
     const judged = judgeScores(scoresIn, fitW, v);
     const d = data.get(c.file)!;
     const predicted = holdPredictions(judged.anomalous, v.holdRows).subarray(SKAB_FIT_ROWS);
-    const cp = new Uint8Array(predicted.length);
-    predicted.forEach((a, i) => {
-      cp[i] = i === 0 ? a : a === predicted[i - 1] ? 0 : 1;
-    });
+    const cpConfig = { ...config.changepoints, ...v.changepoints };
+    const cp = changesOf(
+      changepointFlags(
+        {
+          values: sorted(d).flat,
+          channels: 8,
+          fitRows: SKAB_FIT_ROWS,
+          flags: holdPredictions(judged.anomalous, v.holdRows),
+        },
+        cpConfig,
+      ).subarray(SKAB_FIT_ROWS),
+    );
     return {
       name: c.file,
       timestamps: d.timestamps.slice(SKAB_FIT_ROWS),
