@@ -2,11 +2,16 @@
  * Tuning aid for the NAB configuration: scores every file of the development
  * split once with a model configuration (cached as JSON), then tries the
  * post-model settings (score reduction, smoothing, threshold method,
- * onset suppression) on the cached scores and prints each one's NAB scores.
- * The model is the expensive part; everything after it takes seconds.
+ * calibration, seasonal score, anomaly likelihood, onset suppression) on the
+ * cached scores and prints each one's NAB scores. The model is the expensive
+ * part; everything after it takes seconds. `VARIANTS='[{}]'` is the configured
+ * NAB scoring itself; `DETAIL=1` adds, per file, the score at the standard
+ * threshold, the false detections and where each window was first detected.
+ * The cache is built with the configured retraining, if any.
  *
- *   node --import tsx bench/quality/sweep-nab.ts [--benchmarks ../shared/benchmarks]
- *     [--cache /tmp/nab-scores.json] [--config <file>]
+ *   VARIANTS='[{}, {"seasonal": null}]' node --import tsx bench/quality/sweep-nab.ts
+ *     [--benchmarks ../shared/benchmarks] [--cache /tmp/nab-scores.json] [--config <file>]
+ *     [--also <cache>,<cache>]
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -115,6 +120,8 @@ interface Variant {
    * (the smallest if none), `nearest` the closest; no period keeps the main cache.
    */
   pick?: { sizes: number[]; rule: 'le' | 'nearest'; minAcf: number };
+  /** Numenta's spatial anomaly: a value beyond the range seen so far by `tolerance` × range scores `score`. */
+  spatial?: { tolerance: number; score?: number };
   /** Rank of the value's distance from the fitting rows' median (all history), max-combined. */
   level?: { weight?: number; side?: 'both' | 'up' };
   /** Seasonal residual |x_t − x_{t−P}| with P from the probationary rows' autocorrelation. */
@@ -407,6 +414,22 @@ function run(v: Variant) {
           ? rc
           : Float64Array.from(calibrated, (a, i) => Math.max(a, w * rc[i]!));
       }
+    }
+    if (v.spatial !== undefined) {
+      const values = series.get(c.file)!.values;
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      const out = calibrated.slice();
+      for (let i = 0; i < values.length; i++) {
+        const x = values[i]!;
+        const tol = v.spatial.tolerance * (hi - lo);
+        if (i >= probationary && (x > hi + tol || x < lo - tol)) {
+          out[i] = Math.max(out[i]!, v.spatial.score ?? 1);
+        }
+        lo = Math.min(lo, x);
+        hi = Math.max(hi, x);
+      }
+      calibrated = out;
     }
     if (v.level !== undefined) {
       const values = series.get(c.file)!.values;
