@@ -131,6 +131,8 @@ interface Variant {
     weight?: number;
     smooth?: number;
     only?: boolean;
+    /** Residual against the closest of the last `periods` periods (1 = one period back). */
+    periods?: number;
     /** Also the anomaly likelihood (variant `lik`'s settings) of the log residual. */
     lik?: boolean;
   } | null;
@@ -395,6 +397,10 @@ function run(v: Variant) {
       periods.set(c.file, period);
       if (period > 0) {
         const r = seasonalResidual(values, period, v.seasonal.smooth ?? 1);
+        for (let k = 2; k <= (v.seasonal.periods ?? 1); k++) {
+          const rk = seasonalResidual(values, k * period, v.seasonal.smooth ?? 1);
+          for (let i = 0; i < r.length; i++) if (rk[i]! < r[i]!) r[i] = rk[i]!;
+        }
         let rc = rankCalibrate(r, v.margin ?? 0);
         if (v.seasonal.lik && v.lik != null) {
           const lr = anomalyLikelihood(
