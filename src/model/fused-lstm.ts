@@ -230,7 +230,8 @@ export function fusedLstmTimeMajor(
               [0, 0],
               [0, 0],
             ]);
-        const csGrad = tf.zeros([time, batch, units]);
+        // Filled by a TensorFlow kernel: tf.zeros would copy a zeroed JS array in.
+        const csGrad = tf.fill([time, batch, units], 0);
         const [sx, sw, sb, ...forwardOutputs] = saved as [
           tf.Tensor,
           tf.Tensor,
