@@ -144,7 +144,11 @@ export interface Pipeline {
   waitForCapacity(): Promise<void>;
   /** Emits the partial micro-batch now and resolves when nothing is in flight. */
   waitIdle(): Promise<void>;
-  /** Emits the partial micro-batch now without waiting (a source at the end of a fetch). */
+  /**
+   * The source has nothing more for now (the end of a fetch): emits the
+   * partial micro-batch at once if the model is idle or nearly, else once it
+   * catches up (or when the batch fills or its delay runs out). Never waits.
+   */
   flush(): void;
   /**
    * Drops the state of sensors whose messages came from a matching origin
@@ -167,6 +171,9 @@ export interface Pipeline {
 interface MessageAck {
   ack(): void;
 }
+
+/** Scoring calls under way below which a source's flush cuts the partial micro-batch at once. */
+const FLUSH_BELOW = 2;
 
 /** Builds and starts a pipeline. */
 export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipeline {
@@ -296,7 +303,16 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
     const next = scoringQueue.shift();
     if (next) next();
     else scoringActive--;
+    if (flushDeferred && scoringActive < FLUSH_BELOW) {
+      flushDeferred = false;
+      flushBatch.next();
+    }
   };
+  // A source's flush (end of a fetch) cuts the partial micro-batch only while
+  // the model has little to do; when it is busy the batch keeps filling until
+  // it is full or the model catches up. Otherwise every small fetch would
+  // become a small scoring call, and calls cost per call as much as per window.
+  let flushDeferred = false;
 
   /** What the first stage of a batch produced: its windows and their scores (or nothing to score). */
   interface StartedBatch {
@@ -508,7 +524,8 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
       return waitFor(0);
     },
     flush() {
-      flushBatch.next();
+      if (scoringActive < FLUSH_BELOW) flushBatch.next();
+      else flushDeferred = true;
     },
     revoke(match) {
       let sensors = 0;
