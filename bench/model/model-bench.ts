@@ -70,7 +70,13 @@ export interface ImplementationTimings {
 export interface ModelBenchReport {
   benchmark: 'model';
   date: string;
-  host: { cpus: number; cpuModel: string; node: string };
+  /** `loadAverage`: the 1-minute load average when the run started and ended (timings move with it). */
+  host: {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    loadAverage: { start: number; end: number };
+  };
   backend: string;
   tensorflowVersion: string | null;
   tfjsVersion: string;
@@ -103,6 +109,7 @@ export interface ModelBenchReport {
 
 /** Runs the benchmark and returns its report; see the module comment. */
 export async function runModelBench(options: ModelBenchOptions = {}): Promise<ModelBenchReport> {
+  const loadAtStart = os.loadavg()[0] ?? 0;
   const info = await initBackend();
   const log = options.log ?? (() => {});
   const configs = options.configs ?? DEFAULT_BENCH_CONFIGS;
@@ -188,6 +195,7 @@ export async function runModelBench(options: ModelBenchOptions = {}): Promise<Mo
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model ?? 'unknown',
       node: process.version,
+      loadAverage: { start: round(loadAtStart), end: round(os.loadavg()[0] ?? 0) },
     },
     backend: info.backend,
     tensorflowVersion: info.tensorflowVersion,
@@ -195,6 +203,7 @@ export async function runModelBench(options: ModelBenchOptions = {}): Promise<Mo
     env: Object.fromEntries(
       [
         'TF_ENABLE_ONEDNN_OPTS',
+        'TF_CPU_ALLOCATOR_USE_BFC',
         'TF_NUM_INTRAOP_THREADS',
         'TF_NUM_INTEROP_THREADS',
         'OMP_NUM_THREADS',
