@@ -47,6 +47,7 @@ import {
   createWindowStore,
   type SlidingWindowOptions,
   slidingWindow,
+  type TrackedReading,
   type TrackedWindow,
 } from './sliding-window.ts';
 
@@ -470,6 +471,12 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
       error: (error: unknown) => logger.error({ err: error }, 'pipeline stream failed'),
     });
 
+  const scratchReading: TrackedReading<MessageAck> = {
+    reading: { sensor: '', ts: 0, values: {} },
+    origin: '',
+    ack: { ack() {} },
+    arrivedAt: 0,
+  };
   // Origin strings are built once per partition, not per message.
   let lastOrigin = { topic: '', partition: -1, origin: '' };
 
@@ -515,7 +522,15 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
           }
         }
       }
-      for (const reading of readings) input.next({ reading, origin, ack, arrivedAt });
+      // One object for every reading: the window store copies what it keeps.
+      const tracked = scratchReading;
+      tracked.origin = origin;
+      tracked.ack = ack;
+      tracked.arrivedAt = arrivedAt;
+      for (const reading of readings) {
+        tracked.reading = reading;
+        input.next(tracked);
+      }
     },
     inFlight: () => windowsInFlight + sendsInFlight,
     waitForCapacity: () => waitFor(Math.floor(o.highWaterMark / 2)),

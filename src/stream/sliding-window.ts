@@ -105,6 +105,7 @@ export interface WindowStore<A> {
   readonly sensorCount: number;
   /**
    * Places (or drops) one reading; returns the windows and acks it produced.
+   * The store keeps no reference to `item` itself (callers may reuse it).
    * With `out` the results are appended to it (the operator reuses one step
    * for readings that emit nothing, sparing three allocations per reading).
    */
@@ -144,18 +145,25 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
   };
 
   /** Moves one reading from the reorder buffer into the ring, maybe emitting a window. */
-  const place = (sensor: string, s: SensorState<A>, p: Pending<A>, out: WindowStep<A>) => {
-    out.acks.push(p.ack);
+  const place = (
+    sensor: string,
+    s: SensorState<A>,
+    ts: number,
+    values: Record<string, number>,
+    ack: A,
+    out: WindowStep<A>,
+  ) => {
+    out.acks.push(ack);
     // Nearly every reading has the ring's channels: checked without sorting.
-    if (!hasExactly(p.values, s.channels)) {
-      const channels = Object.keys(p.values).sort();
+    if (!hasExactly(values, s.channels)) {
+      const channels = Object.keys(values).sort();
       const key = channels.join('\u0000');
       if (key !== s.channelKey) {
         if (s.count > 0) out.drops.push('channel_change');
         restart(s, channels, key);
       }
     }
-    if (s.count > 0 && p.ts - s.lastTs > o.maxGapMs) {
+    if (s.count > 0 && ts - s.lastTs > o.maxGapMs) {
       out.drops.push('gap_restart');
       restart(s, s.channels, s.channelKey);
     }
@@ -167,9 +175,9 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
       s.ringTs.copyWithin(0, 1);
     }
     const slot = Math.min(s.count, o.size - 1);
-    for (let c = 0; c < width; c++) s.ring[slot * width + c] = p.values[s.channels[c]!]!;
-    s.ringTs[slot] = p.ts;
-    s.lastTs = p.ts;
+    for (let c = 0; c < width; c++) s.ring[slot * width + c] = values[s.channels[c]!]!;
+    s.ringTs[slot] = ts;
+    s.lastTs = ts;
     s.count++;
     s.sinceEmit++;
     if (s.count >= o.size && (!s.emitted || s.sinceEmit >= o.stride)) {
@@ -192,7 +200,7 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
     if (n <= 0) return;
     const ready = s.pending.splice(0, n);
     pendingTotal -= ready.length;
-    for (const p of ready) place(sensor, s, p, out);
+    for (const p of ready) place(sensor, s, p.ts, p.values, p.ack, out);
   };
 
   const releaseByWatermark = (sensor: string, s: SensorState<A>, out: WindowStep<A>) => {
@@ -284,7 +292,7 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
         // In order and already past the watermark (no lateness allowed, or
         // behind a newer reading): straight into the ring, no reorder buffer.
         if (ts > s.maxTs) s.maxTs = ts;
-        place(sensor, s, { ts, values, ack: item.ack, arrivedAt: item.arrivedAt }, out);
+        place(sensor, s, ts, values, item.ack, out);
         return out;
       }
       // Binary search for the insertion point in the ascending reorder buffer.
