@@ -2,8 +2,8 @@
  * Tuning aid for the NAB configuration: scores every file of the development
  * split once with a model configuration (cached as JSON), then tries the
  * post-model settings (score reduction, smoothing, threshold method,
- * calibration, seasonal score, anomaly likelihood, onset suppression) on the
- * cached scores and prints each one's NAB scores. The model is the expensive
+ * calibration, seasonal score, sustained-error rank, anomaly likelihood, onset
+ * suppression) on the cached scores and prints each one's NAB scores. The model is the expensive
  * part; everything after it takes seconds. `VARIANTS='[{}]'` is the configured
  * NAB scoring itself; `DETAIL=1` adds, per file, the score at the standard
  * threshold, the false detections and where each window was first detected.
@@ -22,6 +22,7 @@ import {
   rankCalibrate,
   reportedScores,
   scoreNabSeries,
+  trailingGeometricMean,
 } from '../../src/cli/backtest/nab.ts';
 import { dominantPeriod, seasonalResidual } from '../../src/cli/backtest/nab-seasonal.ts';
 import { judgeScores } from '../../src/cli/backtest/replay.ts';
@@ -136,6 +137,8 @@ interface Variant {
     /** Also the anomaly likelihood (variant `lik`'s settings) of the log residual. */
     lik?: boolean;
   } | null;
+  /** Rank (own margin) of the geometric mean of the last `window` errors, max-combined. */
+  sustained?: { window: number; margin: number } | null;
   /** Anomaly likelihood of a short average of a score, combined with the calibrated score. */
   lik?: {
     input: 'rank' | 'log' | 'raw';
@@ -386,6 +389,10 @@ function run(v: Variant) {
         l.mode === 'only' ? lk[i]! : l.mode === 'max' ? Math.max(a, w * lk[i]!) : (a + lk[i]!) / 2,
       );
     }
+    if (v.sustained != null) {
+      const sc = rankCalibrate(trailingGeometricMean(raw, v.sustained.window), v.sustained.margin);
+      calibrated = Float64Array.from(calibrated, (a, i) => Math.max(a, sc[i]!));
+    }
     const probationary = nabProbationaryRows(c.windowMean.length);
     if (v.seasonal != null) {
       const values = series.get(c.file)!.values;
@@ -542,6 +549,7 @@ if (process.env['VARIANTS'] !== undefined) {
     calib: config.calibration === 'rank' ? 'ecdf' : 'spot',
     margin: config.rankMargin,
     seasonal: config.seasonal,
+    sustained: config.sustained,
     lik:
       config.likelihood === null
         ? null

@@ -38,7 +38,8 @@ export const DEFAULT_NAB_CONFIG: Readonly<NabBacktestConfig> = Object.freeze<Nab
   calibration: 'rank',
   rankMargin: 0.2,
   seasonal: { minAcf: 0.5, slack: 0.02, smooth: 3 },
-  likelihood: { shortWindow: 20, longWindow: 8640, minStd: 0.05, decades: 8, minHistory: 50 },
+  likelihood: null,
+  sustained: { window: 20, margin: 0.3 },
   retraining: null,
 });
 

@@ -61,6 +61,15 @@ export interface NabBacktestConfig extends ReplayConfig {
    */
   likelihood: AnomalyLikelihoodOptions | null;
   /**
+   * With `rank`: the rank of the geometric mean of the last `window` model
+   * errors (see trailingGeometricMean), with its own `margin`, max-combined,
+   * so a sustained rise of the error counts even when no single row is rare.
+   * The empirical counterpart of `likelihood`: the same short average judged
+   * against the file's own past averages instead of a fitted Gaussian. `null`
+   * turns it off.
+   */
+  sustained: { window: number; margin: number } | null;
+  /**
    * Retraining within a file: a new model each time the rows seen grow by
    * `growth` (first at `growth ×` the fitting rows), trained on the windows of
    * the last `maxWindows` rows, and scoring the rows up to the next one. `null`
@@ -115,9 +124,32 @@ export function rankCalibrate(raw: ArrayLike<number>, margin = 0): Float64Array 
 const LOG_FLOOR = 1e-6;
 
 /**
+ * The geometric mean of the last `window` finite scores up to each row (the
+ * exponential of the mean log, with LOG_FLOOR added), NaN where the row's own
+ * score is NaN. The log keeps one huge error from dominating the average, so a
+ * high mean needs many raised rows: a sustained rise, not one spike.
+ */
+export function trailingGeometricMean(raw: ArrayLike<number>, window: number): Float64Array {
+  const out = new Float64Array(raw.length).fill(Number.NaN);
+  const recent: number[] = [];
+  let sum = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const x = raw[i]!;
+    if (Number.isNaN(x)) continue;
+    const log = Math.log(x + LOG_FLOOR);
+    recent.push(log);
+    sum += log;
+    if (recent.length > window) sum -= recent.shift()!;
+    out[i] = Math.exp(sum / recent.length);
+  }
+  return out;
+}
+
+/**
  * The rank calibration's score of every row, before onset suppression: the
  * rank of the model's raw score, max-combined with the rank of the seasonal
- * residual (when the fitting rows show a period) and with the anomaly
+ * residual (when the fitting rows show a period), with the rank of the
+ * trailing geometric mean of the raw score (`sustained`) and with the anomaly
  * likelihood of the log raw score, as the configuration enables them. Each
  * part is a tail probability on the same −log10(p) / decades scale, so the
  * maximum reports whichever view finds the row rarest. Causal: every part
@@ -127,9 +159,14 @@ export function rankScores(
   raw: ArrayLike<number>,
   values: ArrayLike<number>,
   fitRows: number,
-  config: Pick<NabBacktestConfig, 'rankMargin' | 'seasonal' | 'likelihood'>,
+  config: Pick<NabBacktestConfig, 'rankMargin' | 'seasonal' | 'likelihood' | 'sustained'>,
 ): Float64Array {
   const out = rankCalibrate(raw, config.rankMargin);
+  if (config.sustained !== null) {
+    const mean = trailingGeometricMean(raw, config.sustained.window);
+    const sustained = rankCalibrate(mean, config.sustained.margin);
+    for (let i = 0; i < out.length; i++) out[i] = Math.max(out[i]!, sustained[i]!);
+  }
   if (config.likelihood !== null) {
     const logRaw = Float64Array.from(raw, (x) => Math.log(x + LOG_FLOOR));
     const likelihood = anomalyLikelihood(logRaw, config.likelihood);
