@@ -77,8 +77,8 @@ export interface DaemonDeps {
   /** Sinks that also receive every scored window (tests, embedding applications). */
   scoredWindows?: readonly ScoredWindowSink[];
   /**
-   * Score in a worker thread (default true), so the event loop keeps
-   * consuming while the model runs; false scores on the main thread.
+   * Overrides `model.scoreInWorker`: score in a worker thread, so the event
+   * loop keeps consuming while the model runs; false scores on the main thread.
    */
   scoreInWorker?: boolean;
   /** Wraps what the pipeline scores with (benchmarks record the calls). */
@@ -113,7 +113,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   let metricsServer: MetricsServer | undefined;
   let pipeline: Pipeline | undefined;
   const scoring =
-    deps.scoreInWorker === false
+    (deps.scoreInWorker ?? config.model.scoreInWorker) === false
       ? undefined
       : createScoringWorker({
           onFallback: (version, error) =>

@@ -161,6 +161,12 @@ const model = z
     warmupWindows: int(1)
       .default(500)
       .describe('Windows collected (over all sensors) before the cold-start model is trained.'),
+    scoreInWorker: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Score in a worker thread, so Kafka consumption and decoding go on while the model runs (higher throughput, about 250 MiB more memory); false scores on the main thread.',
+      ),
   })
   .prefault({});
 
