@@ -7,6 +7,7 @@
  * timestamp, i.e. in real time.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { realTimeIntervalMs } from '../adapters/simulator/paced-readings.ts';
 import { createSimulator, type Simulator } from '../adapters/simulator/simulator.ts';
 import type { Config } from '../config/schema.ts';
 import type { Pipeline } from '../stream/pipeline.ts';
@@ -29,7 +30,7 @@ export function createEmbeddedSource(options: EmbeddedSourceOptions): DaemonSour
   const now = options.now ?? Date.now;
   const section = options.simulator;
   const intervalMs =
-    section.intervalMs ?? Math.max(1, Math.round((section.sensors * 1000) / section.ratePerSecond));
+    section.intervalMs ?? realTimeIntervalMs(section.sensors, section.ratePerSecond);
   const startTs = now() - options.backlogPerSensor * intervalMs;
   const simulator = createSimulator({
     sensors: section.sensors,

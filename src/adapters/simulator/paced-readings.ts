@@ -71,9 +71,7 @@ export function simulatorOptionsFromConfig(
     channels: section.channels,
     seed: section.seed,
     startTs,
-    intervalMs:
-      section.intervalMs ??
-      Math.max(1, Math.round((section.sensors * 1000) / section.ratePerSecond)),
+    intervalMs: section.intervalMs ?? realTimeIntervalMs(section.sensors, section.ratePerSecond),
     anomalyEvery: section.anomalyEvery,
     cleanStart: section.cleanStart,
   };
