@@ -165,7 +165,7 @@ const model = z
       .boolean()
       .default(true)
       .describe(
-        'Score in a worker thread, so Kafka consumption and decoding go on while the model runs (higher throughput, about 250 MiB more memory); false scores on the main thread.',
+        'Score in a worker thread, so Kafka consumption and decoding go on while the model runs (higher throughput, a second tfjs runtime in memory); false scores on the main thread.',
       ),
   })
   .prefault({});
