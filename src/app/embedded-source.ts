@@ -20,6 +20,9 @@ export interface EmbeddedSourceOptions {
   now?: () => number;
 }
 
+/** Simulated readings need no ack; one shared handle keeps none of them alive. */
+const NO_ACK = { ack() {} };
+
 /** Topic name the embedded readings are reported under (metrics label). */
 export const EMBEDDED_TOPIC = 'simulator';
 
@@ -70,6 +73,7 @@ export function createEmbeddedSource(options: EmbeddedSourceOptions): DaemonSour
         key: reading.sensor,
         value: JSON.stringify({ sensor: reading.sensor, ts: reading.ts, values: reading.values }),
         ack() {},
+        ackHandle: NO_ACK,
       });
     }
   };

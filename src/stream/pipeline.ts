@@ -493,13 +493,16 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
         return;
       }
       const readings = result.readings;
-      let ack: MessageAck = message;
+      // The readings may wait in the reorder buffer: keep an ack that does
+      // not hold the message's contents when the source offers one.
+      const handle: MessageAck = message.ackHandle ?? message;
+      let ack = handle;
       if (readings.length > 1) {
         let remaining = readings.length;
         ack = {
           ack() {
             remaining--;
-            if (remaining === 0) message.ack();
+            if (remaining === 0) handle.ack();
           },
         };
       }

@@ -117,6 +117,13 @@ export interface SourceMessage {
   key: Buffer | string | null;
   value: Buffer | string | null;
   ack(): void;
+  /**
+   * Acks the message without holding its contents. Readings wait in the
+   * reorder buffer for up to `input.maxLatenessMs` with their ack; a source
+   * whose messages hold large buffers (a Kafka record's value is a slice of
+   * the whole fetch) gives this so the buffer can be freed once decoded.
+   */
+  readonly ackHandle?: { ack(): void };
 }
 
 /**

@@ -158,6 +158,23 @@ class KafkaRecord implements SourceMessage {
   ack(): void {
     this.tracker.done(this.position);
   }
+
+  /** What the pipeline keeps while the readings wait: not the record's value. */
+  get ackHandle(): RecordAck {
+    return new RecordAck(this.tracker, this.position);
+  }
+}
+
+/** Acks one record by its position alone. */
+class RecordAck {
+  constructor(
+    private readonly tracker: PartitionTracker,
+    private readonly position: number,
+  ) {}
+
+  ack(): void {
+    this.tracker.done(this.position);
+  }
 }
 
 /** Creates the Kafka source; nothing connects until start(). */

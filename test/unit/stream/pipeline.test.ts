@@ -230,6 +230,29 @@ describe('pipeline', () => {
     await pipeline.close();
   });
 
+  it("acks through the source's ack handle when it offers one, for single and array messages", async () => {
+    const { pipeline } = setup();
+    const viaHandle: number[] = [];
+    const withHandle = (offset: number, value: unknown): SourceMessage => ({
+      ...message(offset, value, []),
+      ack: () => assert.fail(`message ${offset} acked itself instead of through its handle`),
+      ackHandle: { ack: () => viaHandle.push(offset) },
+    });
+    for (let i = 0; i < 4; i++) pipeline.push(withHandle(i, { sensor: 's', ts: i, value: i }));
+    pipeline.push(
+      withHandle(
+        4,
+        [4, 5, 6].map((i) => ({ sensor: 's', ts: i, value: i })),
+      ),
+    );
+    await pipeline.waitIdle();
+    assert.deepEqual(
+      viaHandle.sort((a, b) => a - b),
+      [0, 1, 2, 3, 4],
+    );
+    await pipeline.close();
+  });
+
   it('retries a failing scorer, and retries alert delivery until it succeeds', async () => {
     const scorer = fakeScorer();
     scorer.failNext = 1;
