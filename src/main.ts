@@ -14,3 +14,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 process.exitCode = await runCli(process.argv.slice(2), { shutdownSignal: shutdown.signal });
+
+// The command has finished. A handle it could not close (a teardown step
+// abandoned at `shutdown.timeoutMs`, a stuck worker) must not keep the process
+// alive: give pending output a moment, then exit with the command's code.
+const EXIT_GRACE_MS = 3_000;
+setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
