@@ -18,6 +18,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readBacktestConfig } from '../../src/cli/backtest/backtest-config.ts';
 import {
+  lowerBound,
   nabProbationaryRows,
   rankCalibrate,
   reportedScores,
@@ -198,25 +199,11 @@ function ecdfCalib(raw: Float64Array, tailIndex = 0, memory = Infinity, margin =
   for (let i = 0; i < raw.length; i++) {
     const x = raw[i]!;
     if (Number.isNaN(x)) continue;
-    // binary search in sorted seen
-    let lo = 0;
-    let hi = seen.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (seen[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = lowerBound(seen, x);
     if (margin > 0) {
       // Count earlier scores within `margin` below x as if they were ≥ x.
       const y = x * (1 - margin);
-      let a = 0;
-      let b = seen.length;
-      while (a < b) {
-        const mid = (a + b) >> 1;
-        if (seen[mid]! < y) a = mid + 1;
-        else b = mid;
-      }
-      const ge = seen.length - a;
+      const ge = seen.length - lowerBound(seen, y);
       let p = (ge + 1) / (seen.length + 1);
       if (ge === 0 && tailIndex > 0 && seen.length > 0 && seen[seen.length - 1]! > 0) {
         // Pareto extrapolation past the (margin-widened) maximum: rarer the further beyond it.
@@ -236,15 +223,7 @@ function ecdfCalib(raw: Float64Array, tailIndex = 0, memory = Infinity, margin =
     seen.splice(lo, 0, x);
     order.push(x);
     if (order.length > memory) {
-      const old = order.shift()!;
-      let a = 0;
-      let b = seen.length;
-      while (a < b) {
-        const mid = (a + b) >> 1;
-        if (seen[mid]! < old) a = mid + 1;
-        else b = mid;
-      }
-      seen.splice(a, 1);
+      seen.splice(lowerBound(seen, order.shift()!), 1);
     }
   }
   return out;
@@ -262,14 +241,7 @@ function pastQCalib(raw: Float64Array, q: number): Float64Array {
       const r = x / (ref + 1e-12);
       out[i] = r / (1 + r);
     }
-    let lo = 0;
-    let hi = seen.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (seen[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    seen.splice(lo, 0, x);
+    seen.splice(lowerBound(seen, x), 0, x);
   }
   return out;
 }

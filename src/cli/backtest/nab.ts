@@ -82,7 +82,7 @@ export interface NabBacktestConfig extends ReplayConfig {
 const RANK_DECADES = 4;
 
 /** Index of the first element of the ascending `sorted` that is ≥ x. */
-function lowerBound(sorted: readonly number[], x: number): number {
+export function lowerBound(sorted: readonly number[], x: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
