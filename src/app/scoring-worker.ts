@@ -43,26 +43,9 @@ async function handle(request: ScoringRequest): Promise<void> {
   }
   const model = models.get(request.key);
   if (model === undefined) throw new Error(`model ${request.key} is not loaded in the worker`);
-  const length = model.windowSize * model.channels.length;
-  const windows: Float32Array[] = [];
-  for (let i = 0; i < request.count; i++) {
-    windows.push(request.data.subarray(i * length, (i + 1) * length));
-  }
-  const scores = await model.scoreData(windows, { reconstruction: request.reconstruction });
-  // Packed into a few typed arrays: one structured clone of many small objects costs more.
-  const steps = model.windowSize;
-  const width = model.channels.length;
-  const score = new Float32Array(scores.length);
-  const perChannel = new Float32Array(scores.length * width);
-  const perStep = new Float32Array(scores.length * steps);
-  const reconstruction = request.reconstruction
-    ? new Float32Array(scores.length * length)
-    : undefined;
-  scores.forEach((s, i) => {
-    score[i] = s.score;
-    perChannel.set(s.perChannel, i * width);
-    perStep.set(s.perStep, i * steps);
-    if (reconstruction && s.reconstruction) reconstruction.set(s.reconstruction, i * length);
+  // Scored and answered as packed typed arrays: one structured clone of many small objects costs more.
+  const { score, perChannel, perStep, reconstruction } = await model.scorePacked(request.data, {
+    reconstruction: request.reconstruction,
   });
   const buffers = [score.buffer, perChannel.buffer, perStep.buffer] as ArrayBuffer[];
   if (reconstruction) buffers.push(reconstruction.buffer as ArrayBuffer);

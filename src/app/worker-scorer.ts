@@ -21,6 +21,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { SensorWindow, WindowScore, WindowScorer } from '../detector/types.ts';
 import { type ErrorCode, TsadError } from '../errors.ts';
+import { unpackScores } from '../model/autoencoder.ts';
 import { initBackend } from '../model/backend.ts';
 import type { SwitchableModel } from './model-switch.ts';
 
@@ -187,19 +188,7 @@ export function createScoringWorker(
           [data.buffer as ArrayBuffer],
         );
         if (response.type !== 'scored') throw new TsadError('TSAD_ERR_INTERNAL', 'bad answer');
-        const scores: WindowScore[] = [];
-        for (let i = 0; i < windows.length; i++) {
-          const s: WindowScore = {
-            score: response.score[i]!,
-            perChannel: response.perChannel.subarray(i * width, (i + 1) * width),
-            perStep: response.perStep.subarray(i * steps, (i + 1) * steps),
-          };
-          if (response.reconstruction) {
-            s.reconstruction = response.reconstruction.subarray(i * length, (i + 1) * length);
-          }
-          scores.push(s);
-        }
-        return scores;
+        return unpackScores(response, windows.length, width, steps);
       };
       let disposed = false;
       const adopted: SwitchableModel & SavableScorer & { readonly metadata?: unknown } = {

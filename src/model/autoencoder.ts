@@ -32,6 +32,32 @@ export interface PackedScores {
   reconstruction?: Float32Array;
 }
 
+/**
+ * One result per window from packed scores of `n` windows of `steps` steps
+ * and `channels` channels; the arrays of each result are views, not copies.
+ */
+export function unpackScores(
+  packed: PackedScores,
+  n: number,
+  channels: number,
+  steps: number,
+): WindowScore[] {
+  const length = steps * channels;
+  const results: WindowScore[] = [];
+  for (let i = 0; i < n; i++) {
+    const score: WindowScore = {
+      score: packed.score[i]!,
+      perChannel: packed.perChannel.subarray(i * channels, (i + 1) * channels),
+      perStep: packed.perStep.subarray(i * steps, (i + 1) * steps),
+    };
+    if (packed.reconstruction !== undefined) {
+      score.reconstruction = packed.reconstruction.subarray(i * length, (i + 1) * length);
+    }
+    results.push(score);
+  }
+  return results;
+}
+
 /** Options of scoring. */
 export interface ScoreOptions {
   /** Also return each window's reconstruction in original units. */
@@ -129,21 +155,7 @@ export class Autoencoder implements WindowScorer {
       windows.length,
       options.reconstruction === true,
     );
-    const c = this.channels.length;
-    const steps = this.windowSize;
-    const results: WindowScore[] = [];
-    for (let i = 0; i < windows.length; i++) {
-      const score: WindowScore = {
-        score: packed.score[i]!,
-        perChannel: packed.perChannel.subarray(i * c, (i + 1) * c),
-        perStep: packed.perStep.subarray(i * steps, (i + 1) * steps),
-      };
-      if (packed.reconstruction !== undefined) {
-        score.reconstruction = packed.reconstruction.subarray(i * length, (i + 1) * length);
-      }
-      results.push(score);
-    }
-    return results;
+    return unpackScores(packed, windows.length, this.channels.length, this.windowSize);
   }
 
   /**
