@@ -114,6 +114,10 @@ export interface LatencyResult {
   targetRate: number;
   produced: number;
   producedRate: number;
+  /** False when the generator reached less than 97 % of the target rate: the figures are then not at the target. */
+  producerKeptUp: boolean;
+  /** The generator's own report (paced-producer.ts): CPU seconds, late ticks, timestamp skew. */
+  producer: unknown;
   windowsMeasured: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number } | null;
   peakRssMiB: number;
@@ -146,6 +150,7 @@ export interface E2eReport {
   memory: unknown;
   goals: {
     pipelineOverModelAtLeast08: Record<string, boolean>;
+    /** null when not measured, or when the generator fell short of the target rate. */
     p99AtMost250ms: Record<string, boolean | null>;
     memory100kUnder1GiB: boolean | null;
   };
@@ -228,7 +233,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eReport> {
         p99AtMost250ms: Object.fromEntries(
           latency.map((l) => [
             `stride${l.stride}`,
-            l.latencyMs === null ? null : l.latencyMs.p99 <= 250,
+            l.latencyMs === null || !l.producerKeptUp ? null : l.latencyMs.p99 <= 250,
           ]),
         ),
         memory100kUnder1GiB:
@@ -622,6 +627,8 @@ async function latencyPhase(
     targetRate,
     produced: sent,
     producedRate: Math.round(sent / seconds),
+    producerKeptUp: sent / seconds >= 0.97 * targetRate,
+    producer,
     windowsMeasured: latencies.length,
     latencyMs:
       latencies.length === 0

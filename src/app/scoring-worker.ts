@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isTsadError } from '../errors.ts';
-import type { Autoencoder } from '../model/autoencoder.ts';
+import type { Autoencoder, PackedScores } from '../model/autoencoder.ts';
 import { initBackend } from '../model/backend.ts';
 import { loadAutoencoder } from '../model/load-autoencoder.ts';
 import type { ScoringRequest, ScoringResponse } from './worker-scorer.ts';
@@ -28,6 +28,9 @@ const failure = (id: number, error: unknown): ScoringResponse => ({
   message: error instanceof Error ? error.message : String(error),
 });
 
+/** Most windows scored in one merged call: bounds the wait of the first request in it. */
+const MAX_MERGED_WINDOWS = 1024;
+
 async function handle(request: ScoringRequest): Promise<void> {
   await ready;
   if (request.type === 'load') {
@@ -41,18 +44,73 @@ async function handle(request: ScoringRequest): Promise<void> {
     models.delete(request.key);
     return;
   }
-  const model = models.get(request.key);
-  if (model === undefined) throw new Error(`model ${request.key} is not loaded in the worker`);
+  await score([request]);
+}
+
+type ScoreRequest = Extract<ScoringRequest, { type: 'score' }>;
+
+/**
+ * Scores several requests of one model in one call and answers each with its
+ * own part. A call costs a fixed overhead plus a cost per window that falls
+ * with the batch size, so when requests queue up here (the model is behind)
+ * merging them lets the worker catch up; when it keeps up each request comes
+ * alone and is scored as it is.
+ */
+async function score(requests: readonly ScoreRequest[]): Promise<void> {
+  const first = requests[0]!;
+  const model = models.get(first.key);
+  if (model === undefined) throw new Error(`model ${first.key} is not loaded in the worker`);
+  let data = first.data;
+  if (requests.length > 1) {
+    data = new Float32Array(requests.reduce((sum, r) => sum + r.data.length, 0));
+    let at = 0;
+    for (const r of requests) {
+      data.set(r.data, at);
+      at += r.data.length;
+    }
+  }
   // Scored and answered as packed typed arrays: one structured clone of many small objects costs more.
-  const { score, perChannel, perStep, reconstruction } = await model.scorePacked(request.data, {
-    reconstruction: request.reconstruction,
-  });
+  const packed = await model.scorePacked(data, { reconstruction: first.reconstruction });
+  if (requests.length === 1) {
+    answer(first.id, packed, 1);
+    return;
+  }
+  const steps = model.windowSize;
+  const channels = model.channels.length;
+  let offset = 0;
+  for (const r of requests) {
+    const end = offset + r.count;
+    answer(
+      r.id,
+      {
+        score: packed.score.slice(offset, end),
+        perChannel: packed.perChannel.slice(offset * channels, end * channels),
+        perStep: packed.perStep.slice(offset * steps, end * steps),
+        ...(packed.reconstruction
+          ? {
+              reconstruction: packed.reconstruction.slice(
+                offset * steps * channels,
+                end * steps * channels,
+              ),
+            }
+          : {}),
+      },
+      r === first ? requests.length : 0,
+    );
+    offset = end;
+  }
+}
+
+/** Posts one request's scores; `merged` is the number of requests in its call, on the first of them only. */
+function answer(id: number, packed: PackedScores, merged: number): void {
+  const { score, perChannel, perStep, reconstruction } = packed;
   const buffers = [score.buffer, perChannel.buffer, perStep.buffer] as ArrayBuffer[];
   if (reconstruction) buffers.push(reconstruction.buffer as ArrayBuffer);
   post(
     {
       type: 'scored',
-      id: request.id,
+      id,
+      merged,
       score,
       perChannel,
       perStep,
@@ -62,13 +120,50 @@ async function handle(request: ScoringRequest): Promise<void> {
   );
 }
 
-// Requests are handled one at a time, in order: the thread has one TensorFlow
-// session to run them on anyway, and order keeps a model's load before its scores.
-let queue: Promise<void> = Promise.resolve();
+// Requests are handled in order, one call at a time: the thread has one
+// TensorFlow session to run them on anyway, and order keeps a model's load
+// before its scores. Requests that arrive while a call runs wait in the inbox;
+// consecutive score requests of one model there are merged into one call.
+const inbox: ScoringRequest[] = [];
+let pumping = false;
+
+async function pump(): Promise<void> {
+  pumping = true;
+  while (inbox.length > 0) {
+    const request = inbox.shift()!;
+    const group: ScoringRequest[] = [request];
+    if (request.type === 'score') {
+      let windows = request.count;
+      for (;;) {
+        const next = inbox[0];
+        if (
+          next?.type !== 'score' ||
+          next.key !== request.key ||
+          next.reconstruction !== request.reconstruction ||
+          windows + next.count > MAX_MERGED_WINDOWS
+        ) {
+          break;
+        }
+        windows += next.count;
+        group.push(inbox.shift()!);
+      }
+    }
+    try {
+      await ready;
+      if (group.length === 1) await handle(request);
+      else await score(group as ScoreRequest[]);
+    } catch (error) {
+      for (const r of group) if (r.type !== 'dispose') post(failure(r.id, error));
+    }
+  }
+  pumping = false;
+}
+
 port.on('message', (request: ScoringRequest) => {
-  queue = queue.then(() =>
-    handle(request).catch((error: unknown) => {
-      if (request.type !== 'dispose') post(failure(request.id, error));
-    }),
-  );
+  inbox.push(request);
+  // After the messages already waiting are delivered, so they can be merged.
+  if (!pumping) {
+    pumping = true;
+    setImmediate(() => void pump());
+  }
 });

@@ -44,6 +44,8 @@ export type ScoringResponse =
   | {
       type: 'scored';
       id: number;
+      /** Requests scored in the same call as this one, on the first of them; 0 on the others. */
+      merged: number;
       score: Float32Array;
       perChannel: Float32Array;
       perStep: Float32Array;
@@ -59,6 +61,11 @@ export interface ScoringWorker {
   warm(model: SwitchableModel): Promise<void>;
   /** Stops the worker; scoring calls still waiting reject. */
   close(): Promise<void>;
+  /**
+   * Scoring requests answered by the worker and the model calls they took:
+   * fewer calls than requests when requests queued up and were merged.
+   */
+  stats(): { requests: number; calls: number };
 }
 
 /** What a model needs for the worker to load a copy of it. */
@@ -91,7 +98,12 @@ export function createScoringWorker(
     for (const p of pending.values()) p.reject(error);
     pending.clear();
   };
+  const counts = { requests: 0, calls: 0 };
   const onMessage = (response: ScoringResponse) => {
+    if (response.type === 'scored') {
+      counts.requests++;
+      if (response.merged > 0) counts.calls++;
+    }
     const p = pending.get(response.id);
     if (p === undefined) return;
     pending.delete(response.id);
@@ -216,6 +228,7 @@ export function createScoringWorker(
       warmers.set(adopted, loaded);
       return adopted;
     },
+    stats: () => ({ ...counts }),
     async close() {
       if (closed) return;
       closed = true;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createScoringWorker, type ScoringWorker } from '../../../src/app/worker-scorer.ts';
-import type { SensorWindow, WindowScorer } from '../../../src/detector/types.ts';
+import type { SensorWindow, WindowScore, WindowScorer } from '../../../src/detector/types.ts';
 import type { Autoencoder } from '../../../src/model/autoencoder.ts';
 import { initBackend } from '../../../src/model/backend.ts';
 import { trainAutoencoder } from '../../../src/model/train.ts';
@@ -67,10 +67,26 @@ describe('scoring worker', () => {
     const together = await Promise.all(batches.map((b) => adopted.scoreBatch(b)));
     for (let k = 0; k < batches.length; k++) {
       const alone = await model.scoreBatch(batches[k]!);
-      assert.deepEqual(
-        together[k]!.map((s) => s.score),
-        alone.map((s) => s.score),
-      );
+      assertSameScores(together[k]!, alone);
+    }
+  });
+
+  it('merges requests that queue up while it scores into one call, each answered with its own scores', async () => {
+    const adopted = scoring.adopt(asSwitchable(model));
+    await scoring.warm(adopted);
+    const long = windowsOf(windowsFromSeries(periodicSeries(3_000, { seed: 5 }), 1, W));
+    const small = [0, 1, 2, 3, 4, 5].map((seed) =>
+      windowsOf(windowsFromSeries(periodicSeries(20 + seed * 5, { seed: 20 + seed }), 1, W)),
+    );
+    const before = scoring.stats();
+    // The small requests reach the worker while it scores the long one.
+    const answers = await Promise.all([long, ...small].map((b) => adopted.scoreBatch(b)));
+    const after = scoring.stats();
+    assert.equal(after.requests - before.requests, 7);
+    assert.ok(after.calls - before.calls < 7, `${after.calls - before.calls} calls for 7 requests`);
+    for (let k = 0; k < small.length; k++) {
+      assert.equal(answers[k + 1]!.length, small[k]!.length);
+      assertSameScores(answers[k + 1]!, await model.scoreBatch(small[k]!));
     }
   });
 
@@ -93,6 +109,20 @@ describe('scoring worker', () => {
     assert.equal(scoring.adopt(plain), plain);
   });
 });
+
+/**
+ * Scores of the same windows agree to float32 rounding: a merged call runs
+ * the kernels on a larger batch, which may sum in another order.
+ */
+function assertSameScores(got: readonly WindowScore[], want: readonly WindowScore[]): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    assert.ok(Math.abs(got[i]!.score - want[i]!.score) <= 1e-6 * Math.max(1, want[i]!.score));
+    for (let s = 0; s < want[i]!.perStep.length; s++) {
+      assert.ok(Math.abs(got[i]!.perStep[s]! - want[i]!.perStep[s]!) <= 1e-5);
+    }
+  }
+}
 
 /** The model with a dispose() that leaves it alive (the tests share one). */
 function asSwitchable(m: Autoencoder): WindowScorer & {
