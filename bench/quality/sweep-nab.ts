@@ -2,8 +2,8 @@
  * Tuning aid for the NAB configuration: scores every file of the development
  * split once with a model configuration (cached as JSON), then tries the
  * post-model settings (score reduction, smoothing, threshold method,
- * calibration, seasonal score, sustained-error rank, anomaly likelihood, onset
- * suppression) on the cached scores and prints each one's NAB scores. The model is the expensive
+ * calibration, seasonal score, sustained-error rank, quiet score, anomaly
+ * likelihood, onset suppression) on the cached scores and prints each one's NAB scores. The model is the expensive
  * part; everything after it takes seconds. `VARIANTS='[{}]'` is the configured
  * NAB scoring itself; `DETAIL=1` adds, per file, the score at the standard
  * threshold, the false detections and where each window was first detected.
@@ -21,10 +21,12 @@ import {
   lowerBound,
   nabProbationaryRows,
   rankCalibrate,
+  rankCalibrateLow,
   reportedScores,
   scoreNabSeries,
   trailingGeometricMean,
 } from '../../src/cli/backtest/nab.ts';
+import { trailingRange } from '../../src/cli/backtest/nab-quiet.ts';
 import { dominantPeriod, seasonalResidual } from '../../src/cli/backtest/nab-seasonal.ts';
 import { judgeScores } from '../../src/cli/backtest/replay.ts';
 import { listNabDataFiles, readNabDataCsv, readNabLabels } from '../../src/cli/benchmark-files.ts';
@@ -140,6 +142,8 @@ interface Variant {
   } | null;
   /** Rank (own margin) of the geometric mean of the last `window` errors, max-combined. */
   sustained?: { window: number; margin: number } | null;
+  /** Low-side rank (own margin) of the values' range over the last `fraction × probationary` rows, max-combined. */
+  quiet?: { fraction: number; margin: number } | null;
   /** Anomaly likelihood of a short average of a score, combined with the calibrated score. */
   lik?: {
     input: 'rank' | 'log' | 'raw';
@@ -366,6 +370,14 @@ function run(v: Variant) {
       calibrated = Float64Array.from(calibrated, (a, i) => Math.max(a, sc[i]!));
     }
     const probationary = nabProbationaryRows(c.windowMean.length);
+    if (v.quiet != null) {
+      const window = Math.max(2, Math.round(v.quiet.fraction * probationary));
+      const qc = rankCalibrateLow(
+        trailingRange(series.get(c.file)!.values, window),
+        v.quiet.margin,
+      );
+      calibrated = Float64Array.from(calibrated, (a, i) => Math.max(a, qc[i]!));
+    }
     if (v.seasonal != null) {
       const values = series.get(c.file)!.values;
       const period = dominantPeriod(
@@ -522,6 +534,7 @@ if (process.env['VARIANTS'] !== undefined) {
     margin: config.rankMargin,
     seasonal: config.seasonal,
     sustained: config.sustained,
+    quiet: config.quiet,
     lik:
       config.likelihood === null
         ? null

@@ -40,6 +40,7 @@ export const DEFAULT_NAB_CONFIG: Readonly<NabBacktestConfig> = Object.freeze<Nab
   seasonal: { minAcf: 0.5, slack: 0.02, smooth: 3 },
   likelihood: null,
   sustained: { window: 20, margin: 0.3 },
+  quiet: { fraction: 0.5, margin: 0.8 },
   retraining: null,
 });
 

@@ -19,6 +19,7 @@ import {
 } from '../benchmark-files.ts';
 import { writePlotPng } from '../plot.ts';
 import { createProgress } from '../progress.ts';
+import { trailingRange } from './nab-quiet.ts';
 import { dominantPeriod, seasonalResidual } from './nab-seasonal.ts';
 import { judgeScores, type ReplayConfig, type ScoredSeries, scoreSeries } from './replay.ts';
 
@@ -70,6 +71,13 @@ export interface NabBacktestConfig extends ReplayConfig {
    */
   sustained: { window: number; margin: number } | null;
   /**
+   * With `rank`: the quiet score (see nab-quiet.ts), the low-side rank of the
+   * range of the last `fraction × fitting rows` values with its own `margin`,
+   * max-combined, so a series that stops moving for longer than it ever did
+   * counts although the model finds a flat window easy. `null` turns it off.
+   */
+  quiet: { fraction: number; margin: number } | null;
+  /**
    * Retraining within a file: a new model each time the rows seen grow by
    * `growth` (first at `growth ×` the fitting rows), trained on the windows of
    * the last `maxWindows` rows, and scoring the rows up to the next one. `null`
@@ -120,6 +128,39 @@ export function rankCalibrate(raw: ArrayLike<number>, margin = 0): Float64Array 
   return out;
 }
 
+/** Index of the first element of the ascending `sorted` that is > x. */
+function upperBound(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * rankCalibrate's lower tail: with p = (earlier scores ≤ x / (1 − margin) + 1)
+ * / (earlier scores + 1), the score is −log10(p) / 4 clamped to [0, 1], so a
+ * non-negative score is rare when it is clearly below everything in its
+ * file's past (a margin of 0.8: below a fifth of the smallest earlier one; a
+ * 0 only counts earlier 0s). NaN rows score 0. Causal, like rankCalibrate.
+ */
+export function rankCalibrateLow(raw: ArrayLike<number>, margin = 0): Float64Array {
+  const out = new Float64Array(raw.length);
+  const seen: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const x = raw[i]!;
+    if (Number.isNaN(x)) continue;
+    const le = upperBound(seen, x / (1 - margin));
+    const p = (le + 1) / (seen.length + 1);
+    out[i] = Math.min(1, Math.max(0, -Math.log10(p) / RANK_DECADES));
+    seen.splice(lowerBound(seen, x), 0, x);
+  }
+  return out;
+}
+
 /** Keeps log() finite for a zero reconstruction error. */
 const LOG_FLOOR = 1e-6;
 
@@ -149,23 +190,30 @@ export function trailingGeometricMean(raw: ArrayLike<number>, window: number): F
  * The rank calibration's score of every row, before onset suppression: the
  * rank of the model's raw score, max-combined with the rank of the seasonal
  * residual (when the fitting rows show a period), with the rank of the
- * trailing geometric mean of the raw score (`sustained`) and with the anomaly
+ * trailing geometric mean of the raw score (`sustained`), with the low-side
+ * rank of the values' trailing range (`quiet`) and with the anomaly
  * likelihood of the log raw score, as the configuration enables them. Each
  * part is a tail probability on the same −log10(p) / decades scale, so the
  * maximum reports whichever view finds the row rarest. Causal: every part
- * reads only rows up to the current one, and the period only the fitting rows.
+ * reads only rows up to the current one, and the period and the quiet
+ * window's length only the number of fitting rows and their values.
  */
 export function rankScores(
   raw: ArrayLike<number>,
   values: ArrayLike<number>,
   fitRows: number,
-  config: Pick<NabBacktestConfig, 'rankMargin' | 'seasonal' | 'likelihood' | 'sustained'>,
+  config: Pick<NabBacktestConfig, 'rankMargin' | 'seasonal' | 'likelihood' | 'sustained' | 'quiet'>,
 ): Float64Array {
   const out = rankCalibrate(raw, config.rankMargin);
   if (config.sustained !== null) {
     const mean = trailingGeometricMean(raw, config.sustained.window);
     const sustained = rankCalibrate(mean, config.sustained.margin);
     for (let i = 0; i < out.length; i++) out[i] = Math.max(out[i]!, sustained[i]!);
+  }
+  if (config.quiet !== null) {
+    const window = Math.max(2, Math.round(config.quiet.fraction * fitRows));
+    const quiet = rankCalibrateLow(trailingRange(values, window), config.quiet.margin);
+    for (let i = 0; i < out.length; i++) out[i] = Math.max(out[i]!, quiet[i]!);
   }
   if (config.likelihood !== null) {
     const logRaw = Float64Array.from(raw, (x) => Math.log(x + LOG_FLOOR));
