@@ -114,6 +114,8 @@ interface Variant {
   record?: boolean;
   fisher?: boolean;
   margin?: number;
+  /** Rows just before a row left out of its model-error rank's past (rankCalibrate's guard). */
+  guard?: number;
   alsoReduction?: 'windowMean' | 'tail';
   spotOffset?: number;
   /** How the rank scores of the main and `--also` caches combine. */
@@ -313,7 +315,7 @@ function run(v: Variant) {
     let calibrated: Float64Array =
       v.calib === 'ecdf'
         ? v.tailIndex === undefined && v.memory === undefined
-          ? rankCalibrate(raw, v.margin ?? 0)
+          ? rankCalibrate(raw, v.margin ?? 0, v.guard ?? 0)
           : ecdfCalib(raw, v.tailIndex ?? 0, v.memory ?? Number.POSITIVE_INFINITY, v.margin ?? 0)
         : v.calib === 'pastq'
           ? pastQCalib(raw, v.pastQ ?? 0.99)
@@ -532,6 +534,7 @@ if (process.env['VARIANTS'] !== undefined) {
     suppressLevel: config.suppressLevel,
     calib: config.calibration === 'rank' ? 'ecdf' : 'spot',
     margin: config.rankMargin,
+    guard: config.rankGuard,
     seasonal: config.seasonal,
     sustained: config.sustained,
     quiet: config.quiet,

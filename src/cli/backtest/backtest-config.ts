@@ -37,6 +37,7 @@ export const DEFAULT_NAB_CONFIG: Readonly<NabBacktestConfig> = Object.freeze<Nab
   suppressLevel: 0.7,
   calibration: 'rank',
   rankMargin: 0.2,
+  rankGuard: 31,
   seasonal: { minAcf: 0.5, slack: 0.02, smooth: 3 },
   likelihood: null,
   sustained: { window: 20, margin: 0.3 },

@@ -48,6 +48,13 @@ export interface NabBacktestConfig extends ReplayConfig {
   /** With `rank`: how far (as a fraction) a score must exceed earlier ones to count as rarer. */
   rankMargin: number;
   /**
+   * With `rank`: how many rows just before a row are left out of the past its
+   * model error is ranked against (see rankCalibrate). The model window less
+   * one leaves out exactly the rows whose windows overlap the row's own: their
+   * errors come from the same readings.
+   */
+  rankGuard: number;
+  /**
    * With `rank`: the seasonal score beside the model's (see nab-seasonal.ts),
    * rank-calibrated alike and max-combined; `minAcf` is the autocorrelation a
    * period needs in the fitting rows, `slack` how much lower a shorter period
@@ -111,19 +118,27 @@ export function lowerBound(sorted: readonly number[], x: number): number {
  * everywhere ("rarer than anything in the last n rows"). The margin makes a
  * score rare only when it clearly exceeds the past: without it every slightly
  * higher repeat of a recurring peak (say, the same hour each day) is a new
- * maximum. NaN rows (before the first window) score 0. O(n) per row for the
- * sorted insert, negligible next to the model at NAB's sizes.
+ * maximum. With `guard` > 0 the `guard` rows just before a row are left out
+ * of its past (a guard band, as a radar's CFAR detector keeps between the cell
+ * under test and its reference cells): an event that builds up over several
+ * rows is then judged against the file's past before it, not against its own
+ * first rows, which with the margin would hide a slow rise. NaN rows (before
+ * the first window) score 0. O(n) per row for the sorted insert, negligible
+ * next to the model at NAB's sizes.
  */
-export function rankCalibrate(raw: ArrayLike<number>, margin = 0): Float64Array {
+export function rankCalibrate(raw: ArrayLike<number>, margin = 0, guard = 0): Float64Array {
   const out = new Float64Array(raw.length);
   const seen: number[] = [];
   for (let i = 0; i < raw.length; i++) {
+    // Row i − guard − 1 joins the past of row i (with guard 0: every earlier row).
+    const old = i - guard - 1;
+    if (old >= 0 && !Number.isNaN(raw[old]!))
+      seen.splice(lowerBound(seen, raw[old]!), 0, raw[old]!);
     const x = raw[i]!;
     if (Number.isNaN(x)) continue;
     const ge = seen.length - lowerBound(seen, x * (1 - margin));
     const p = (ge + 1) / (seen.length + 1);
     out[i] = Math.min(1, Math.max(0, -Math.log10(p) / RANK_DECADES));
-    seen.splice(lowerBound(seen, x), 0, x);
   }
   return out;
 }
@@ -188,7 +203,7 @@ export function trailingGeometricMean(raw: ArrayLike<number>, window: number): F
 
 /**
  * The rank calibration's score of every row, before onset suppression: the
- * rank of the model's raw score, max-combined with the rank of the seasonal
+ * rank of the model's raw score (past the guard band), max-combined with the rank of the seasonal
  * residual (when the fitting rows show a period), with the rank of the
  * trailing geometric mean of the raw score (`sustained`), with the low-side
  * rank of the values' trailing range (`quiet`) and with the anomaly
@@ -202,9 +217,12 @@ export function rankScores(
   raw: ArrayLike<number>,
   values: ArrayLike<number>,
   fitRows: number,
-  config: Pick<NabBacktestConfig, 'rankMargin' | 'seasonal' | 'likelihood' | 'sustained' | 'quiet'>,
+  config: Pick<
+    NabBacktestConfig,
+    'rankMargin' | 'rankGuard' | 'seasonal' | 'likelihood' | 'sustained' | 'quiet'
+  >,
 ): Float64Array {
-  const out = rankCalibrate(raw, config.rankMargin);
+  const out = rankCalibrate(raw, config.rankMargin, config.rankGuard);
   if (config.sustained !== null) {
     const mean = trailingGeometricMean(raw, config.sustained.window);
     const sustained = rankCalibrate(mean, config.sustained.margin);
