@@ -119,11 +119,19 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const topSensors = Math.max(0, Math.floor(options.topSensors));
   const registers = [registry];
 
+  // Counted here and added to the counter when it is read: messageConsumed is
+  // called for every message (tens of thousands a second), and prom-client's
+  // inc hashes and validates its labels on every call.
+  const consumedSinceRead = new Map<string, number>();
   const consumed = new client.Counter({
     name: 'tsad_messages_consumed_total',
     help: 'Messages read from the input topic.',
     labelNames: ['topic'],
     registers,
+    collect() {
+      for (const [topic, count] of consumedSinceRead) this.inc({ topic }, count);
+      consumedSinceRead.clear();
+    },
   });
   const rejected = new client.Counter({
     name: 'tsad_messages_rejected_total',
@@ -318,7 +326,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registry,
     influx,
     messageConsumed(topic) {
-      consumed.inc({ topic });
+      consumedSinceRead.set(topic, (consumedSinceRead.get(topic) ?? 0) + 1);
     },
     messageRejected(reason) {
       if (REJECT_REASONS.includes(reason)) rejected.inc({ reason });
