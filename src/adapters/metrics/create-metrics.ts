@@ -123,7 +123,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   // called for every message (tens of thousands a second), and prom-client's
   // inc hashes and validates its labels on every call.
   const consumedSinceRead = new Map<string, number>();
-  const consumed = new client.Counter({
+  new client.Counter({
     name: 'tsad_messages_consumed_total',
     help: 'Messages read from the input topic.',
     labelNames: ['topic'],
