@@ -27,6 +27,7 @@ interface E2eCommandOptions {
   latenessMs?: string;
   model?: string;
   memorySensors?: string;
+  strides: string;
   scoringWorker: boolean;
 }
 
@@ -98,6 +99,7 @@ export function registerBench(program: Command, context: CliContext): void {
     .option('--lateness-ms <ms>', "the daemon's input.maxLatenessMs (default 0)")
     .option('--model <dir>', 'a model directory (window 32) instead of training one')
     .option('--memory-sensors <n>', 'sensors of the memory phase, 0 to skip (default 100000)')
+    .option('--strides <list>', 'window strides to measure, comma-separated', '1,8')
     .option('--no-scoring-worker', "score on the daemon's main thread instead of its worker")
     .action(async (options: E2eCommandOptions) => {
       const { runE2eBench } = await import('../../../bench/e2e/e2e-bench.ts');
@@ -108,7 +110,7 @@ export function registerBench(program: Command, context: CliContext): void {
         backlogPerSensor: positive(options.backlog, options.quick ? 1_500 : 6_000),
         maxWindowsPerPhase: options.quick ? 40_000 : 160_000,
         latencySeconds: positive(options.seconds, options.quick ? 8 : 20),
-        strides: [1, 8],
+        strides: options.strides.split(',').map((s) => positive(s.trim(), 1)),
         batchSize: positive(options.batchSize, 64),
         maxLatenessMs: nonNegative(options.latenessMs, 0),
         ...(options.model === undefined ? {} : { modelDir: options.model }),
@@ -130,7 +132,8 @@ export function registerBench(program: Command, context: CliContext): void {
       }
       for (const l of report.latency) {
         context.stdout.write(
-          `stride ${l.stride} at ${l.targetRate} readings/s: latency ` +
+          `stride ${l.stride} at ${l.producedRate} of ${l.targetRate} readings/s` +
+            `${l.producerKeptUp ? '' : ' (the producer fell short)'}: latency ` +
             (l.latencyMs ? `p50 ${l.latencyMs.p50} ms, p99 ${l.latencyMs.p99} ms\n` : 'n/a\n'),
         );
       }
