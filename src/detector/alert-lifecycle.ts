@@ -68,64 +68,96 @@ export interface AlertLifecycle {
   readonly startedAt: number | null;
   /** Advances by one window; returns the transition it caused, if any. */
   step(input: LifecycleInput): LifecycleTransition | null;
+  /** An independent copy in the same state (for `SensorDetector.clone`). */
+  clone(): AlertLifecycle;
   /** Bytes held (the k-of-n ring). */
   memoryBytes(): number;
 }
 
 /**
+ * One sensor's lifecycle. A class, because a daemon holds one per sensor: the
+ * methods live once on the prototype, and the k-of-n ring is a small array of
+ * 0/1 integers (4 bytes each) rather than a typed array with its own buffer.
+ */
+class KOfNLifecycle implements AlertLifecycle {
+  private readonly history: number[];
+  private head = 0;
+  private anomalousInHistory = 0;
+  private current: AlertState = 'normal';
+  private episodeStart: number | null = null;
+  private resolvedAt = 0;
+  private quietRun = 0;
+
+  /** `policy` is shared by every sensor with the same settings (never copied). */
+  constructor(private readonly policy: Readonly<AlertPolicy>) {
+    this.history = new Array<number>(policy.confirmN).fill(0);
+  }
+
+  get state(): AlertState {
+    return this.current;
+  }
+
+  get startedAt(): number | null {
+    return this.episodeStart;
+  }
+
+  private remember(anomalous: boolean): void {
+    const history = this.history;
+    this.anomalousInHistory -= history[this.head]!;
+    history[this.head] = anomalous ? 1 : 0;
+    this.anomalousInHistory += history[this.head]!;
+    this.head = (this.head + 1) % history.length;
+  }
+
+  step({ ts, anomalous, belowLower }: LifecycleInput): LifecycleTransition | null {
+    const policy = this.policy;
+    this.remember(anomalous);
+    if (this.current === 'firing') {
+      this.quietRun = belowLower ? this.quietRun + 1 : 0;
+      const startedAt = this.episodeStart!;
+      if (this.quietRun >= policy.resolveAfter && ts - startedAt >= policy.minFiringMs) {
+        this.current = 'resolved';
+        this.resolvedAt = ts;
+        this.history.fill(0);
+        this.anomalousInHistory = 0;
+        return { kind: 'resolved', startedAt, endedAt: ts };
+      }
+      return null;
+    }
+    if (this.current === 'resolved' && ts - this.resolvedAt < policy.cooldownMs) return null;
+    if (this.anomalousInHistory >= policy.confirmK) {
+      this.current = 'firing';
+      this.episodeStart = ts;
+      this.quietRun = 0;
+      return { kind: 'firing', startedAt: ts };
+    }
+    this.current = this.anomalousInHistory > 0 ? 'pending' : 'normal';
+    return null;
+  }
+
+  clone(): AlertLifecycle {
+    const other = new KOfNLifecycle(this.policy);
+    for (let i = 0; i < this.history.length; i++) other.history[i] = this.history[i]!;
+    other.head = this.head;
+    other.anomalousInHistory = this.anomalousInHistory;
+    other.current = this.current;
+    other.episodeStart = this.episodeStart;
+    other.resolvedAt = this.resolvedAt;
+    other.quietRun = this.quietRun;
+    return other;
+  }
+
+  memoryBytes(): number {
+    // Small integers take 4 bytes each in V8's arrays (pointer compression).
+    return 4 * this.history.length;
+  }
+}
+
+/**
  * Creates the lifecycle of one sensor. The k-of-n history is a ring of n
- * booleans, cleared when an alert resolves so a new episode needs k fresh
+ * flags, cleared when an alert resolves so a new episode needs k fresh
  * anomalous windows.
  */
 export function createAlertLifecycle(policy: Readonly<AlertPolicy>): AlertLifecycle {
-  const n = policy.confirmN;
-  const history = new Uint8Array(n);
-  let head = 0;
-  let anomalousInHistory = 0;
-  let state: AlertState = 'normal';
-  let startedAt: number | null = null;
-  let resolvedAt = 0;
-  let quietRun = 0;
-
-  const remember = (anomalous: boolean): void => {
-    anomalousInHistory -= history[head]!;
-    history[head] = anomalous ? 1 : 0;
-    anomalousInHistory += history[head]!;
-    head = (head + 1) % n;
-  };
-
-  return {
-    get state() {
-      return state;
-    },
-    get startedAt() {
-      return startedAt;
-    },
-    step({ ts, anomalous, belowLower }) {
-      remember(anomalous);
-      if (state === 'firing') {
-        quietRun = belowLower ? quietRun + 1 : 0;
-        if (quietRun >= policy.resolveAfter && ts - startedAt! >= policy.minFiringMs) {
-          state = 'resolved';
-          resolvedAt = ts;
-          history.fill(0);
-          anomalousInHistory = 0;
-          return { kind: 'resolved', startedAt: startedAt!, endedAt: ts };
-        }
-        return null;
-      }
-      if (state === 'resolved' && ts - resolvedAt < policy.cooldownMs) return null;
-      if (anomalousInHistory >= policy.confirmK) {
-        state = 'firing';
-        startedAt = ts;
-        quietRun = 0;
-        return { kind: 'firing', startedAt: ts };
-      }
-      state = anomalousInHistory > 0 ? 'pending' : 'normal';
-      return null;
-    },
-    memoryBytes() {
-      return history.byteLength;
-    },
-  };
+  return new KOfNLifecycle(policy);
 }

@@ -13,6 +13,7 @@ import {
   isoTime,
 } from './alert-event.ts';
 import {
+  type AlertLifecycle,
   type AlertPolicy,
   type AlertState,
   createAlertLifecycle,
@@ -20,7 +21,11 @@ import {
   type LifecycleTransition,
 } from './alert-lifecycle.ts';
 import { createThreshold, resolveThresholdConfig } from './thresholds/create-threshold.ts';
-import type { ThresholdConfig, ThresholdOptions } from './thresholds/threshold.ts';
+import type {
+  AdaptiveThreshold,
+  ThresholdConfig,
+  ThresholdOptions,
+} from './thresholds/threshold.ts';
 import type { SensorWindow, WindowScore } from './types.ts';
 
 /** How one sensor is judged: its threshold method and its alert policy. */
@@ -83,6 +88,14 @@ export interface SensorDetector {
   recalibrate(options?: RecalibrateOptions): void;
   /** Bytes held by the threshold's and the lifecycle's buffers. */
   memoryBytes(): number;
+  /**
+   * A detector of `sensor` that starts from this one's learnt state (threshold,
+   * alert state, last window time) with buffers of its own. For warm-starting a
+   * sensor like a known one, and for the memory probe, which cannot afford to
+   * teach 100,000 thresholds one by one. Throws TSAD_ERR_CONFIG_INVALID for a
+   * threshold method that cannot be copied (rolling, telemanom).
+   */
+  clone(sensor: string): SensorDetector;
 }
 
 /** Fills the alert policy's defaults and rejects impossible values, listing every problem. */
@@ -115,6 +128,155 @@ export function resolveAlertPolicy(partial: Partial<AlertPolicy> = {}): AlertPol
   return policy;
 }
 
+/** Thresholds and alert policy of a detector, resolved and frozen. */
+type ResolvedDetectorConfig = Readonly<{ threshold: ThresholdConfig; alert: AlertPolicy }>;
+
+function resolveDetectorConfig(config: DetectorConfig): ResolvedDetectorConfig {
+  return Object.freeze({
+    threshold: resolveThresholdConfig(config.threshold),
+    alert: Object.freeze(resolveAlertPolicy(config.alert)),
+  });
+}
+
+/**
+ * One sensor's detector. A class rather than a closure-built object: a
+ * daemon holds one per sensor, and each closure (with its context, and the
+ * property dictionary an object with getters gets) costs hundreds of bytes
+ * that a prototype method does not. The resolved config is shared by every
+ * sensor with the same settings.
+ */
+class Detector implements SensorDetector {
+  private peakScore = Number.NEGATIVE_INFINITY;
+  private lastEndTs = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly sensor: string,
+    readonly config: ResolvedDetectorConfig,
+    private readonly threshold: AdaptiveThreshold,
+    private readonly lifecycle: AlertLifecycle,
+  ) {}
+
+  get alertState(): AlertState {
+    return this.lifecycle.state;
+  }
+
+  private buildEvent(
+    transition: LifecycleTransition,
+    input: DetectorInput,
+    calibratedScore: number,
+    thresholdValue: number,
+  ): AlertEvent {
+    const sensor = this.sensor;
+    return {
+      schemaVersion: ALERT_SCHEMA_VERSION,
+      id: alertId(sensor, transition.startedAt),
+      sensor,
+      state: transition.kind,
+      startedAt: isoTime(transition.startedAt),
+      endedAt: transition.kind === 'resolved' ? isoTime(transition.endedAt) : null,
+      peakScore: this.peakScore,
+      score: input.score.score,
+      calibratedScore,
+      threshold: thresholdValue,
+      method: this.config.threshold.method,
+      modelVersion: input.modelVersion,
+      window: { start: isoTime(input.window.startTs), end: isoTime(input.window.endTs) },
+      explanation: explainWindow(input.window, input.score),
+    };
+  }
+
+  observe(input: DetectorInput): DetectorResult {
+    const sensor = this.sensor;
+    const raw = input.score.score;
+    if (input.window.sensor !== sensor) {
+      throw new TsadError(
+        'TSAD_ERR_INTERNAL',
+        `window of sensor "${input.window.sensor}" given to the detector of "${sensor}"`,
+      );
+    }
+    if (!Number.isFinite(raw)) {
+      throw new TsadError('TSAD_ERR_INPUT_INVALID', `non-finite score ${raw} for "${sensor}"`);
+    }
+    // The lifecycle runs on event time; a window that does not move it forward
+    // (a replayed or reordered one) would corrupt k-of-n, durations and ids.
+    if (!(input.window.endTs > this.lastEndTs)) {
+      throw new TsadError(
+        'TSAD_ERR_INPUT_INVALID',
+        `window of "${sensor}" ending at ${input.window.endTs} is not after the last (${this.lastEndTs})`,
+      );
+    }
+    this.lastEndTs = input.window.endTs;
+    const lifecycle = this.lifecycle;
+    const verdict = this.threshold.update(raw);
+    const result: DetectorResult = {
+      calibratedScore: verdict.calibratedScore,
+      threshold: verdict.threshold,
+      anomalous: verdict.anomalous,
+      warmingUp: verdict.warmingUp,
+      alertState: lifecycle.state,
+      events: [],
+    };
+    if (verdict.warmingUp) return result;
+
+    const lower =
+      verdict.baseline + this.config.alert.hysteresis * (verdict.threshold - verdict.baseline);
+    const wasFiring = lifecycle.state === 'firing';
+    const transition = lifecycle.step({
+      ts: input.window.endTs,
+      anomalous: verdict.anomalous,
+      belowLower: raw < lower,
+    });
+    if (transition?.kind === 'firing') this.peakScore = raw;
+    else if (wasFiring) this.peakScore = Math.max(this.peakScore, raw);
+    result.alertState = lifecycle.state;
+    if (transition) {
+      result.events.push(
+        this.buildEvent(transition, input, verdict.calibratedScore, verdict.threshold),
+      );
+    }
+    return result;
+  }
+
+  recalibrate(options: RecalibrateOptions = {}): void {
+    if (options.scale !== undefined && !(Number.isFinite(options.scale) && options.scale > 0)) {
+      throw new TsadError(
+        'TSAD_ERR_INPUT_INVALID',
+        `recalibration scale must be finite and > 0, got ${options.scale}`,
+      );
+    }
+    this.threshold.recalibrate(options.scale);
+    if (options.scale !== undefined && this.lifecycle.state === 'firing') {
+      this.peakScore *= options.scale;
+    }
+  }
+
+  memoryBytes(): number {
+    return this.threshold.memoryBytes() + this.lifecycle.memoryBytes();
+  }
+
+  clone(sensor: string): SensorDetector {
+    if (!this.threshold.clone) {
+      throw new TsadError(
+        'TSAD_ERR_CONFIG_INVALID',
+        `a ${this.threshold.method} threshold cannot be copied to another sensor`,
+      );
+    }
+    const other = new Detector(sensor, this.config, this.threshold.clone(), this.lifecycle.clone());
+    other.peakScore = this.peakScore;
+    other.lastEndTs = this.lastEndTs;
+    return other;
+  }
+}
+
+function detectorOf(sensor: string, config: ResolvedDetectorConfig): SensorDetector {
+  return new Detector(
+    sensor,
+    config,
+    createThreshold(config.threshold),
+    createAlertLifecycle(config.alert),
+  );
+}
+
 /**
  * Creates the detector of one sensor. The threshold judges each window before
  * learning from it; the lifecycle only advances once the threshold is warmed
@@ -122,106 +284,7 @@ export function resolveAlertPolicy(partial: Partial<AlertPolicy> = {}): AlertPol
  * half-learnt threshold.
  */
 export function createSensorDetector(sensor: string, config: DetectorConfig): SensorDetector {
-  const resolved = Object.freeze({
-    threshold: resolveThresholdConfig(config.threshold),
-    alert: resolveAlertPolicy(config.alert),
-  });
-  const threshold = createThreshold(resolved.threshold);
-  const lifecycle = createAlertLifecycle(resolved.alert);
-  let peakScore = Number.NEGATIVE_INFINITY;
-  let lastEndTs = Number.NEGATIVE_INFINITY;
-
-  const buildEvent = (
-    transition: LifecycleTransition,
-    input: DetectorInput,
-    calibratedScore: number,
-    thresholdValue: number,
-  ): AlertEvent => ({
-    schemaVersion: ALERT_SCHEMA_VERSION,
-    id: alertId(sensor, transition.startedAt),
-    sensor,
-    state: transition.kind,
-    startedAt: isoTime(transition.startedAt),
-    endedAt: transition.kind === 'resolved' ? isoTime(transition.endedAt) : null,
-    peakScore,
-    score: input.score.score,
-    calibratedScore,
-    threshold: thresholdValue,
-    method: resolved.threshold.method,
-    modelVersion: input.modelVersion,
-    window: { start: isoTime(input.window.startTs), end: isoTime(input.window.endTs) },
-    explanation: explainWindow(input.window, input.score),
-  });
-
-  return {
-    sensor,
-    config: resolved,
-    get alertState() {
-      return lifecycle.state;
-    },
-    observe(input) {
-      const raw = input.score.score;
-      if (input.window.sensor !== sensor) {
-        throw new TsadError(
-          'TSAD_ERR_INTERNAL',
-          `window of sensor "${input.window.sensor}" given to the detector of "${sensor}"`,
-        );
-      }
-      if (!Number.isFinite(raw)) {
-        throw new TsadError('TSAD_ERR_INPUT_INVALID', `non-finite score ${raw} for "${sensor}"`);
-      }
-      // The lifecycle runs on event time; a window that does not move it forward
-      // (a replayed or reordered one) would corrupt k-of-n, durations and ids.
-      if (!(input.window.endTs > lastEndTs)) {
-        throw new TsadError(
-          'TSAD_ERR_INPUT_INVALID',
-          `window of "${sensor}" ending at ${input.window.endTs} is not after the last (${lastEndTs})`,
-        );
-      }
-      lastEndTs = input.window.endTs;
-      const verdict = threshold.update(raw);
-      const result: DetectorResult = {
-        calibratedScore: verdict.calibratedScore,
-        threshold: verdict.threshold,
-        anomalous: verdict.anomalous,
-        warmingUp: verdict.warmingUp,
-        alertState: lifecycle.state,
-        events: [],
-      };
-      if (verdict.warmingUp) return result;
-
-      const lower =
-        verdict.baseline + resolved.alert.hysteresis * (verdict.threshold - verdict.baseline);
-      const wasFiring = lifecycle.state === 'firing';
-      const transition = lifecycle.step({
-        ts: input.window.endTs,
-        anomalous: verdict.anomalous,
-        belowLower: raw < lower,
-      });
-      if (transition?.kind === 'firing') peakScore = raw;
-      else if (wasFiring) peakScore = Math.max(peakScore, raw);
-      result.alertState = lifecycle.state;
-      if (transition) {
-        result.events.push(
-          buildEvent(transition, input, verdict.calibratedScore, verdict.threshold),
-        );
-      }
-      return result;
-    },
-    recalibrate(options = {}) {
-      if (options.scale !== undefined && !(Number.isFinite(options.scale) && options.scale > 0)) {
-        throw new TsadError(
-          'TSAD_ERR_INPUT_INVALID',
-          `recalibration scale must be finite and > 0, got ${options.scale}`,
-        );
-      }
-      threshold.recalibrate(options.scale);
-      if (options.scale !== undefined && lifecycle.state === 'firing') peakScore *= options.scale;
-    },
-    memoryBytes() {
-      return threshold.memoryBytes() + lifecycle.memoryBytes();
-    },
-  };
+  return detectorOf(sensor, resolveDetectorConfig(config));
 }
 
 /** The detectors of every sensor this process owns. */
@@ -250,23 +313,21 @@ export function createDetectorRegistry(
   config: DetectorRegistryConfig,
   options: { maxSensors: number },
 ): DetectorRegistry {
-  // Validate the default and every override once, up front, so a bad config
-  // fails at start and not on the first window of some sensor.
-  resolveThresholdConfig(config.threshold);
-  resolveAlertPolicy(config.alert);
-  for (const override of Object.values(config.sensors ?? {})) {
-    if (override.threshold) resolveThresholdConfig(override.threshold);
-    resolveAlertPolicy({ ...config.alert, ...override.alert });
+  // Resolve the default and every override once, up front: a bad config
+  // fails at start and not on the first window of some sensor, and every
+  // sensor shares its frozen config instead of holding a copy.
+  const shared = resolveDetectorConfig(config);
+  const overrides = new Map<string, ResolvedDetectorConfig>();
+  for (const [sensor, override] of Object.entries(config.sensors ?? {})) {
+    overrides.set(
+      sensor,
+      resolveDetectorConfig({
+        threshold: override.threshold ?? config.threshold,
+        alert: { ...config.alert, ...override.alert },
+      }),
+    );
   }
   const detectors = new Map<string, SensorDetector>();
-
-  const configFor = (sensor: string): DetectorConfig => {
-    const override = config.sensors?.[sensor];
-    return {
-      threshold: override?.threshold ?? config.threshold,
-      alert: { ...config.alert, ...override?.alert },
-    };
-  };
 
   return {
     get size() {
@@ -282,7 +343,7 @@ export function createDetectorRegistry(
             `sensor "${sensor}" refused: already ${detectors.size} sensors (maxSensors)`,
           );
         }
-        detector = createSensorDetector(sensor, configFor(sensor));
+        detector = detectorOf(sensor, overrides.get(sensor) ?? shared);
         detectors.set(sensor, detector);
       }
       return detector.observe(input);

@@ -14,6 +14,9 @@
  * the exponential tail kept unless a free shape is clearly better.
  */
 
+/** Peaks or limits as SPOT keeps them (float32 per sensor, to save memory) or float64. */
+export type Samples = Float32Array | Float64Array;
+
 /** A GPD fit: shape ξ and scale σ > 0. ξ = 0 is the exponential tail. */
 export interface GpdFit {
   xi: number;
@@ -27,7 +30,7 @@ export const MIN_PEAKS_FOR_SHAPE = 10;
 const XI_EPSILON = 1e-8;
 
 /** Per-peak profile log-likelihood at θ, with the ξ it implies. */
-function profile(peaks: Float64Array, count: number, theta: number): { ll: number; xi: number } {
+function profile(peaks: Samples, count: number, theta: number): { ll: number; xi: number } {
   let sumLog = 0;
   for (let i = 0; i < count; i++) sumLog += Math.log1p(theta * peaks[i]!);
   const xi = sumLog / count;
@@ -43,7 +46,7 @@ function profile(peaks: Float64Array, count: number, theta: number): { ll: numbe
  * spread, it returns the exponential fit (ξ = 0, σ = mean). Returns null when
  * there is nothing to fit (no peaks, or all zero).
  */
-export function fitGpd(peaks: Float64Array, count: number): GpdFit | null {
+export function fitGpd(peaks: Samples, count: number): GpdFit | null {
   if (count <= 0) return null;
   let sum = 0;
   let max = 0;
@@ -134,8 +137,8 @@ export function gpdLogTail(
 
 /** Mean log-likelihood of the fit on peaks each accepted only if ≤ its limit (truncated data). */
 function truncatedLogLikelihood(
-  peaks: Float64Array,
-  limits: Float64Array,
+  peaks: Samples,
+  limits: Samples,
   count: number,
   xi: number,
   sigma: number,
@@ -175,8 +178,8 @@ function truncatedLogLikelihood(
  * fit); falls back to `start` when it cannot improve on it.
  */
 export function fitTruncatedGpd(
-  peaks: Float64Array,
-  limits: Float64Array,
+  peaks: Samples,
+  limits: Samples,
   count: number,
   start: GpdFit,
 ): GpdFit {
@@ -255,8 +258,8 @@ const LR_CRITICAL_HEAVIER = 3.841;
  * unless the data clearly say otherwise.
  */
 export function fitTail(
-  peaks: Float64Array,
-  limits: Float64Array,
+  peaks: Samples,
+  limits: Samples,
   count: number,
   previous?: GpdFit | null,
 ): GpdFit | null {

@@ -11,10 +11,23 @@
  * deviation of each score from the moving average of the last `depth` normal
  * scores, so slow drift of the score level does not raise alarms.
  *
- * Memory: the initial batch (nInit doubles, reused by a new warm-up after
- * `recalibrate()`), a ring of the newest `maxPeaks` excesses with their
- * truncation limits and, for DSPOT, a ring of `depth` scores. The counts n and
- * N_t are numbers, not buffers.
+ * Memory (one instance per sensor, so every byte counts a hundred thousand
+ * times; docs/performance.md): the initial batch (up to nInit values, freed
+ * once fitted, reused by a new warm-up after `recalibrate()`), a ring of the
+ * newest `maxPeaks` excesses with their truncation limits and, for DSPOT, a
+ * ring of `depth` scores. The counts n and N_t are numbers, not buffers.
+ * Both are classes, not closures: methods live once on the prototype instead
+ * of a dozen closures (and their contexts) per sensor.
+ *
+ * The initial batch is kept as float32 while every value is exactly a
+ * float32 (the model's scores are: it computes them in float32), so t and the
+ * median are exactly those of the float64 batch; the first value that is not
+ * (DSPOT's deviations, scores from elsewhere) turns it into float64. The
+ * peaks and their limits are float32: an excess then carries a relative
+ * rounding of at most 2⁻²⁴ ≈ 6·10⁻⁸, no larger than the rounding the model's
+ * float32 score itself already carries (|excess| ≤ |score| for positive
+ * scores), and the tail fit is a smooth function of them, so z moves in its
+ * seventh significant digit; tests compare verdicts with the float64 version.
  */
 
 import { calibrateLinear, calibrateRatio } from './calibration.ts';
@@ -30,26 +43,33 @@ export function sortedQuantile(sorted: Float64Array, level: number): number {
   return sorted[below]! * (1 - weight) + sorted[above]! * weight;
 }
 
-/** The SPOT model on a stream of values (raw scores for SPOT, deviations for DSPOT). */
 /**
  * Buffers start small and double up to their configured size, and the
  * initial batch is freed once the tail is fitted: most sensors of a large
- * fleet hold a few dozen peaks, and 100,000 sensors at the full 16 KB each
+ * fleet hold a few dozen peaks, and 100,000 sensors at the full size each
  * would not fit the daemon's memory budget (docs/thresholds.md).
  */
 const FIRST_CAPACITY = 32;
 
-function grown(buffer: Float64Array, limit: number): Float64Array {
-  const next = new Float64Array(Math.min(limit, Math.max(FIRST_CAPACITY, buffer.length * 2)));
+/** Shared by every instance until it stores its first value (never written: length 0). */
+const NONE = new Float32Array(0);
+
+function grownCapacity(length: number, limit: number): number {
+  return Math.min(limit, Math.max(FIRST_CAPACITY, length * 2));
+}
+
+function grown32(buffer: Float32Array, limit: number): Float32Array {
+  const next = new Float32Array(grownCapacity(buffer.length, limit));
   next.set(buffer);
   return next;
 }
 
+/** The SPOT model on a stream of values (raw scores for SPOT, deviations for DSPOT). */
 class SpotCore {
-  private initBatch: Float64Array = new Float64Array(0);
-  private peaks: Float64Array = new Float64Array(0);
+  private initBatch: Float32Array | Float64Array = NONE;
+  private peaks: Float32Array = NONE;
   /** Per peak, the excess it had to stay under to be learnt (z − t then); +∞ for the initial batch. */
-  private limits: Float64Array = new Float64Array(0);
+  private limits: Float32Array = NONE;
   private initCount = 0;
   private peakHead = 0;
   private peakCount = 0;
@@ -63,7 +83,8 @@ class SpotCore {
   private peaksSinceFit = 0;
   private z = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly config: Omit<SpotConfig, 'method'>) {}
+  /** `config` is shared by every sensor with the same settings (frozen; never copied). */
+  constructor(private readonly config: Readonly<Omit<SpotConfig, 'method'>>) {}
 
   get ready(): boolean {
     return this.initCount >= this.config.nInit;
@@ -79,25 +100,37 @@ class SpotCore {
 
   /** Adds a warm-up value; fits the first model once the batch is complete. */
   addInitial(value: number): void {
-    if (this.initCount === this.initBatch.length) {
-      this.initBatch = grown(this.initBatch, this.config.nInit);
+    let batch = this.initBatch;
+    if (batch instanceof Float32Array && Math.fround(value) !== value) {
+      // Not a float32: float64 from now on, so every value stays exact.
+      batch = Float64Array.from(batch);
     }
-    this.initBatch[this.initCount++] = value;
+    if (this.initCount === batch.length) {
+      const next =
+        batch instanceof Float32Array
+          ? new Float32Array(grownCapacity(batch.length, this.config.nInit))
+          : new Float64Array(grownCapacity(batch.length, this.config.nInit));
+      next.set(batch);
+      batch = next;
+    }
+    batch[this.initCount++] = value;
+    this.initBatch = batch;
     if (this.ready) this.initialise();
   }
 
   private initialise(): void {
-    const sorted = Float64Array.from(this.initBatch).sort();
+    const batch = this.initBatch.subarray(0, this.initCount);
+    const sorted = Float64Array.from(batch).sort();
     this.t = sortedQuantile(sorted, this.config.initQuantile);
     this.median = sortedQuantile(sorted, 0.5);
     this.n = sorted.length;
     this.nPeaks = 0;
     this.peakHead = 0;
     this.peakCount = 0;
-    for (const value of this.initBatch) {
+    for (const value of batch) {
       if (value > this.t) this.pushPeak(value - this.t, Number.POSITIVE_INFINITY);
     }
-    this.initBatch = new Float64Array(0);
+    this.initBatch = NONE;
     this.refit();
   }
 
@@ -105,8 +138,8 @@ class SpotCore {
   private pushPeak(excess: number, limit: number): void {
     const max = this.config.maxPeaks;
     if (this.peakCount < max && this.peakCount === this.peaks.length) {
-      this.peaks = grown(this.peaks, max);
-      this.limits = grown(this.limits, max);
+      this.peaks = grown32(this.peaks, max);
+      this.limits = grown32(this.limits, max);
     }
     this.peaks[this.peakHead] = excess;
     this.limits[this.peakHead] = limit;
@@ -167,6 +200,8 @@ class SpotCore {
 
   /** Multiplies every learnt value by `scale` (a new model's score scale). */
   rescale(scale: number): void {
+    // A scaled float32 batch value need not be a float32: rescale in float64.
+    if (this.initBatch.length > 0) this.initBatch = Float64Array.from(this.initBatch);
     for (let i = 0; i < this.initBatch.length; i++) this.initBatch[i]! *= scale;
     for (let i = 0; i < this.peaks.length; i++) {
       this.peaks[i]! *= scale;
@@ -180,9 +215,9 @@ class SpotCore {
 
   /** Forgets everything and starts a new warm-up. */
   reset(): void {
-    this.initBatch = new Float64Array(0);
-    this.peaks = new Float64Array(0);
-    this.limits = new Float64Array(0);
+    this.initBatch = NONE;
+    this.peaks = NONE;
+    this.limits = NONE;
     this.initCount = 0;
     this.peakHead = 0;
     this.peakCount = 0;
@@ -192,7 +227,29 @@ class SpotCore {
     this.z = Number.POSITIVE_INFINITY;
   }
 
-  /** Bytes held now; at most 8·(nInit + 2·maxPeaks), and 8·2·maxPeaks after warm-up. */
+  /** An independent copy: same learnt state, own buffers of the same capacity. */
+  copy(): SpotCore {
+    const other = new SpotCore(this.config);
+    other.initBatch = this.initBatch.length > 0 ? this.initBatch.slice() : NONE;
+    other.peaks = this.peaks.length > 0 ? this.peaks.slice() : NONE;
+    other.limits = this.limits.length > 0 ? this.limits.slice() : NONE;
+    other.initCount = this.initCount;
+    other.peakHead = this.peakHead;
+    other.peakCount = this.peakCount;
+    other.n = this.n;
+    other.nPeaks = this.nPeaks;
+    other.t = this.t;
+    other.median = this.median;
+    other.fit = this.fit;
+    other.peaksSinceFit = this.peaksSinceFit;
+    other.z = this.z;
+    return other;
+  }
+
+  /**
+   * Bytes held now: at most 8·nInit while warming up (4·nInit for float32
+   * scores), then 4·2·maxPeaks.
+   */
   memoryBytes(): number {
     return this.initBatch.byteLength + this.peaks.byteLength + this.limits.byteLength;
   }
@@ -206,110 +263,156 @@ const WARMING_UP: ThresholdVerdict = Object.freeze({
   warmingUp: true,
 });
 
+/** SPOT on the raw scores (see the module comment). */
+class SpotThreshold implements AdaptiveThreshold {
+  constructor(private readonly core: SpotCore) {}
+
+  get method(): 'spot' {
+    return 'spot';
+  }
+
+  get ready(): boolean {
+    return this.core.ready;
+  }
+
+  update(score: number): ThresholdVerdict {
+    const core = this.core;
+    if (!core.ready) {
+      core.addInitial(score);
+      return WARMING_UP;
+    }
+    const threshold = core.threshold;
+    const verdict: ThresholdVerdict = {
+      threshold,
+      baseline: core.baseline,
+      anomalous: score > threshold,
+      calibratedScore: core.calibrate(score),
+      warmingUp: false,
+    };
+    if (!verdict.anomalous) core.learn(score);
+    return verdict;
+  }
+
+  calibrate(score: number): number {
+    return this.core.ready ? this.core.calibrate(score) : 0;
+  }
+
+  recalibrate(scale?: number): void {
+    if (scale === undefined) this.core.reset();
+    else this.core.rescale(scale);
+  }
+
+  memoryBytes(): number {
+    return this.core.memoryBytes();
+  }
+
+  clone(): AdaptiveThreshold {
+    return new SpotThreshold(this.core.copy());
+  }
+}
+
 /** Creates a SPOT threshold (see the module comment). */
-export function createSpot(config: SpotConfig): AdaptiveThreshold {
-  const core = new SpotCore(config);
-  return {
-    method: 'spot',
-    get ready() {
-      return core.ready;
-    },
-    update(score) {
-      if (!core.ready) {
-        core.addInitial(score);
-        return WARMING_UP;
-      }
-      const threshold = core.threshold;
-      const verdict: ThresholdVerdict = {
-        threshold,
-        baseline: core.baseline,
-        anomalous: score > threshold,
-        calibratedScore: core.calibrate(score),
-        warmingUp: false,
-      };
-      if (!verdict.anomalous) core.learn(score);
-      return verdict;
-    },
-    calibrate(score) {
-      return core.ready ? core.calibrate(score) : 0;
-    },
-    recalibrate(scale) {
-      if (scale === undefined) core.reset();
-      else core.rescale(scale);
-    },
-    memoryBytes() {
-      return core.memoryBytes();
-    },
-  };
+export function createSpot(config: Readonly<SpotConfig>): AdaptiveThreshold {
+  return new SpotThreshold(new SpotCore(config));
+}
+
+/** DSPOT: SPOT on the deviations from a moving average of the last `depth` normal scores. */
+class DspotThreshold implements AdaptiveThreshold {
+  private readonly recent: Float64Array;
+  private head = 0;
+  private filled = 0;
+  private sum = 0;
+
+  constructor(
+    private readonly core: SpotCore,
+    depth: number,
+  ) {
+    this.recent = new Float64Array(depth);
+  }
+
+  get method(): 'dspot' {
+    return 'dspot';
+  }
+
+  get ready(): boolean {
+    return this.core.ready;
+  }
+
+  private push(score: number): void {
+    const recent = this.recent;
+    if (this.filled === recent.length) this.sum -= recent[this.head]!;
+    else this.filled++;
+    recent[this.head] = score;
+    this.sum += score;
+    this.head = (this.head + 1) % recent.length;
+    // Re-add exactly once per lap so rounding errors of the running sum cannot pile up.
+    if (this.head === 0) this.sum = recent.reduce((a, b) => a + b, 0);
+  }
+
+  private mean(): number {
+    return this.sum / this.filled;
+  }
+
+  update(score: number): ThresholdVerdict {
+    const core = this.core;
+    if (this.filled < this.recent.length) {
+      this.push(score);
+      return WARMING_UP;
+    }
+    const level = this.mean();
+    const deviation = score - level;
+    if (!core.ready) {
+      core.addInitial(deviation);
+      this.push(score);
+      return WARMING_UP;
+    }
+    const threshold = level + core.threshold;
+    const verdict: ThresholdVerdict = {
+      threshold,
+      baseline: level + core.baseline,
+      anomalous: score > threshold,
+      calibratedScore: core.calibrate(deviation),
+      warmingUp: false,
+    };
+    if (!verdict.anomalous) {
+      core.learn(deviation);
+      this.push(score);
+    }
+    return verdict;
+  }
+
+  calibrate(score: number): number {
+    return this.core.ready ? this.core.calibrate(score - this.mean()) : 0;
+  }
+
+  recalibrate(scale?: number): void {
+    if (scale === undefined) {
+      this.core.reset();
+      this.head = 0;
+      this.filled = 0;
+      this.sum = 0;
+      return;
+    }
+    this.core.rescale(scale);
+    for (let i = 0; i < this.recent.length; i++) this.recent[i]! *= scale;
+    this.sum *= scale;
+  }
+
+  memoryBytes(): number {
+    return this.core.memoryBytes() + this.recent.byteLength;
+  }
+
+  clone(): AdaptiveThreshold {
+    const other = new DspotThreshold(this.core.copy(), this.recent.length);
+    other.recent.set(this.recent);
+    other.head = this.head;
+    other.filled = this.filled;
+    other.sum = this.sum;
+    return other;
+  }
 }
 
 /** Creates a DSPOT threshold: SPOT on deviations from a moving average of normal scores. */
-export function createDspot(config: DspotConfig): AdaptiveThreshold {
-  const core = new SpotCore(config);
-  const recent = new Float64Array(config.depth);
-  let head = 0;
-  let filled = 0;
-  let sum = 0;
-
-  const push = (score: number): void => {
-    if (filled === recent.length) sum -= recent[head]!;
-    else filled++;
-    recent[head] = score;
-    sum += score;
-    head = (head + 1) % recent.length;
-    // Re-add exactly once per lap so rounding errors of the running sum cannot pile up.
-    if (head === 0) sum = recent.reduce((a, b) => a + b, 0);
-  };
-  const mean = (): number => sum / filled;
-
-  return {
-    method: 'dspot',
-    get ready() {
-      return core.ready;
-    },
-    update(score) {
-      if (filled < recent.length) {
-        push(score);
-        return WARMING_UP;
-      }
-      const level = mean();
-      const deviation = score - level;
-      if (!core.ready) {
-        core.addInitial(deviation);
-        push(score);
-        return WARMING_UP;
-      }
-      const threshold = level + core.threshold;
-      const verdict: ThresholdVerdict = {
-        threshold,
-        baseline: level + core.baseline,
-        anomalous: score > threshold,
-        calibratedScore: core.calibrate(deviation),
-        warmingUp: false,
-      };
-      if (!verdict.anomalous) {
-        core.learn(deviation);
-        push(score);
-      }
-      return verdict;
-    },
-    calibrate(score) {
-      return core.ready ? core.calibrate(score - mean()) : 0;
-    },
-    recalibrate(scale) {
-      if (scale === undefined) {
-        core.reset();
-        head = 0;
-        filled = 0;
-        sum = 0;
-        return;
-      }
-      core.rescale(scale);
-      for (let i = 0; i < recent.length; i++) recent[i]! *= scale;
-      sum *= scale;
-    },
-    memoryBytes() {
-      return core.memoryBytes() + recent.byteLength;
-    },
-  };
+export function createDspot(config: Readonly<DspotConfig>): AdaptiveThreshold {
+  return new DspotThreshold(new SpotCore(config), config.depth);
 }

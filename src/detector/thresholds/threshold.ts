@@ -160,6 +160,12 @@ export interface AdaptiveThreshold {
    * method forgets and re-enters warm-up.
    */
   recalibrate(scale?: number): void;
-  /** Bytes held by this threshold's buffers (fixed once created). */
+  /** Bytes held by this threshold's buffers now. */
   memoryBytes(): number;
+  /**
+   * An independent copy with the same learnt state and buffers of the same
+   * size (SPOT and DSPOT): starts a sensor from a peer's state, and lets the
+   * memory probe build many sensors in their steady state without learning each.
+   */
+  clone?(): AdaptiveThreshold;
 }

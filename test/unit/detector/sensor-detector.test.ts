@@ -271,3 +271,41 @@ test('a window not after the previous one is refused (event time must move forwa
   assert.throws(at(T0 + 1000), (e: unknown) => isTsadError(e, 'TSAD_ERR_INPUT_INVALID'));
   at(T0 + 6000)();
 });
+
+test('sensors with the same settings share one frozen config; an override gets its own', () => {
+  const registry = createDetectorRegistry(
+    { ...CONFIG, sensors: { special: { alert: { confirmK: 1 } } } },
+    { maxSensors: 10 },
+  );
+  for (const sensor of ['a', 'b', 'special']) {
+    const { window, score } = scoredWindow({ sensor, endTs: T0, score: 1 });
+    registry.observe({ window, score, modelVersion: 'm' });
+  }
+  const [a, b, special] = ['a', 'b', 'special'].map((s) => registry.get(s)!);
+  assert.equal(a!.config, b!.config);
+  assert.ok(Object.isFrozen(a!.config) && Object.isFrozen(a!.config.alert));
+  assert.notEqual(special!.config, a!.config);
+  assert.equal(special!.config.alert.confirmK, 1);
+  assert.equal(special!.config.alert.confirmN, 3);
+});
+
+test('a cloned detector goes on exactly as the original would, alerts included', () => {
+  const config: DetectorConfig = { threshold: { method: 'spot', nInit: 200 }, alert: CONFIG.alert };
+  const original = createSensorDetector('pump-1', config);
+  feed(original, noiseScores(4, 400));
+  const copy = original.clone('pump-2');
+  assert.equal(copy.sensor, 'pump-2');
+  assert.equal(copy.config, original.config);
+  const rest = [...noiseScores(5, 100), 40, 41, 42, 45, ...noiseScores(6, 30)];
+  const fromOriginal = feed(original, rest, 400);
+  const fromCopy = feed(copy, rest, 400);
+  assert.ok(fromOriginal.length >= 2, 'the fault fires and resolves');
+  assert.deepEqual(
+    fromCopy.map((e) => ({ ...e, id: '', sensor: '' })),
+    fromOriginal.map((e) => ({ ...e, id: '', sensor: '' })),
+  );
+  assert.throws(
+    () => createSensorDetector('x', CONFIG).clone('y'),
+    (e: unknown) => isTsadError(e, 'TSAD_ERR_CONFIG_INVALID'),
+  );
+});
