@@ -290,7 +290,7 @@ test('sensors with the same settings share one frozen config; an override gets i
 });
 
 test('a cloned detector goes on exactly as the original would, alerts included', () => {
-  const config: DetectorConfig = { threshold: { method: 'spot', nInit: 200 }, alert: CONFIG.alert };
+  const config: DetectorConfig = { ...CONFIG, threshold: { method: 'spot', nInit: 200 } };
   const original = createSensorDetector('pump-1', config);
   feed(original, noiseScores(4, 400));
   const copy = original.clone('pump-2');
