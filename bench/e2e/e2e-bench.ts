@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel, type Message, Partitioners } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { createDaemon } from '../../src/app/daemon.ts';
 import { createLogger } from '../../src/app/logger.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
@@ -35,6 +35,7 @@ import { trainInWorker } from '../../src/model/train-in-worker.ts';
 import type { PipelineStats } from '../../src/stream/pipeline.ts';
 import type { ScoredWindow } from '../../src/stream/ports.ts';
 import { type KafkaServer, startKafka } from '../../test/harness/kafka.ts';
+import { connectRawProducer, type RawRecord } from './raw-producer.ts';
 import { encodeValue, sensorName, sensorValue, trainingWindows } from './readings.ts';
 
 const WINDOW = 32;
@@ -179,7 +180,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eReport> {
     const kafka = new Kafka({ clientId: 'tsad-bench-e2e', brokers, logLevel: logLevel.ERROR });
     const backlogTopic = `${run}-backlog`;
     await createTopics(kafka, [backlogTopic, `${run}-alerts`, `${run}-dlq`]);
-    const produced = await produceBacklog(kafka, backlogTopic, o);
+    const produced = await produceBacklog(brokers, backlogTopic, o);
 
     const throughput: ThroughputResult[] = [];
     for (const stride of o.throughput === false ? [] : o.strides) {
@@ -295,35 +296,47 @@ async function createTopics(kafka: Kafka, topics: string[]): Promise<void> {
   }
 }
 
-/** Readings step by step over all sensors, one second apart in event time, key = sensor. */
+/**
+ * Readings step by step over all sensors, one second apart in event time,
+ * key = sensor, sensor s in partition s mod partitions (as the paced
+ * producer does), through the raw producer (raw-producer.ts).
+ */
 async function produceBacklog(
-  kafka: Kafka,
+  brokers: string[],
   topic: string,
   o: E2eBenchOptions,
 ): Promise<E2eReport['produceBacklog']> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
+  const producer = await connectRawProducer({ brokers, topic });
   const total = o.sensors * o.backlogPerSensor;
   o.log(`producing a backlog of ${total} readings (${o.sensors} sensors) to ${topic}`);
   const t0 = performance.now();
   const base = Date.now() - o.backlogPerSensor * 1000;
-  let batch: Message[] = [];
-  // One send at a time: concurrent sends may land out of order in a
-  // partition, and the daemon drops a sensor's readings that arrive late.
+  const keys = Array.from({ length: o.sensors }, (_, s) => sensorName(s));
+  const empty = () => Array.from({ length: producer.partitions }, (): RawRecord[] => []);
+  let batch = empty();
+  let size = 0;
+  // Requests of about 10,000 readings (about 700 KB), well under the broker's
+  // 1 MB limit; one connection keeps each partition in order.
+  const sends: Promise<void>[] = [];
   for (let step = 0; step < o.backlogPerSensor; step++) {
     for (let s = 0; s < o.sensors; s++) {
-      batch.push({
-        key: sensorName(s),
-        value: encodeValue(s, base + step * 1000, sensorValue(s, step)),
+      const ts = base + step * 1000;
+      batch[s % producer.partitions]!.push({
+        key: keys[s]!,
+        value: encodeValue(s, ts, sensorValue(s, step)),
+        timestamp: ts,
       });
-      if (batch.length === 10_000) {
-        await producer.send({ topic, messages: batch, acks: 1 });
-        batch = [];
+      if (++size === 10_000) {
+        sends.push(producer.send(batch));
+        if (sends.length >= 8) await sends.shift();
+        batch = empty();
+        size = 0;
       }
     }
   }
-  if (batch.length > 0) await producer.send({ topic, messages: batch, acks: 1 });
-  await producer.disconnect();
+  if (size > 0) sends.push(producer.send(batch));
+  await Promise.all(sends);
+  await producer.close();
   const seconds = (performance.now() - t0) / 1000;
   return { readings: total, seconds: round1(seconds), readingsPerSec: Math.round(total / seconds) };
 }
