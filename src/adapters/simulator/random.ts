@@ -32,46 +32,72 @@ function splitmix32(value: number): number {
 }
 
 /**
+ * mulberry32 with Box–Muller normals. A class, not an object of closures:
+ * the simulator holds two per sensor, and with 100,000 sensors the dozen
+ * closures of each (with the property dictionaries the dev loader's
+ * function-name helper gives them) came to about 4 KB per sensor of the
+ * embedded daemon's heap (docs/performance.md).
+ */
+class SeededRandom implements Random {
+  private spare: number | undefined = undefined;
+
+  constructor(private state: number) {}
+
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) | 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  uniform(min: number, max: number): number {
+    return min + (max - min) * this.next();
+  }
+
+  int(min: number, max: number): number {
+    return min + Math.floor(this.next() * (max - min + 1));
+  }
+
+  normal(): number {
+    if (this.spare !== undefined) {
+      const value = this.spare;
+      this.spare = undefined;
+      return value;
+    }
+    const u = 1 - this.next();
+    const v = this.next();
+    const radius = Math.sqrt(-2 * Math.log(u));
+    this.spare = radius * Math.sin(2 * Math.PI * v);
+    return radius * Math.cos(2 * Math.PI * v);
+  }
+
+  exponential(mean: number): number {
+    return -mean * Math.log(1 - this.next());
+  }
+
+  sign(): 1 | -1 {
+    return this.next() < 0.5 ? -1 : 1;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.next() * items.length)] as T;
+  }
+
+  shuffle<T>(items: readonly T[]): T[] {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(this.next() * (i + 1));
+      [out[i], out[j]] = [out[j] as T, out[i] as T];
+    }
+    return out;
+  }
+}
+
+/**
  * A generator for `seed`; `stream` gives independent generators from one
  * seed (one per sensor), so adding a sensor does not change the others' data.
  */
 export function createRandom(seed: number, stream = 0): Random {
-  let state = splitmix32(splitmix32(seed | 0) ^ Math.imul(stream + 1, 0x632be5ab));
-  let spare: number | undefined;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const random: Random = {
-    next,
-    uniform: (min, max) => min + (max - min) * next(),
-    int: (min, max) => min + Math.floor(next() * (max - min + 1)),
-    normal() {
-      if (spare !== undefined) {
-        const value = spare;
-        spare = undefined;
-        return value;
-      }
-      const u = 1 - next();
-      const v = next();
-      const radius = Math.sqrt(-2 * Math.log(u));
-      spare = radius * Math.sin(2 * Math.PI * v);
-      return radius * Math.cos(2 * Math.PI * v);
-    },
-    exponential: (mean) => -mean * Math.log(1 - next()),
-    sign: () => (next() < 0.5 ? -1 : 1),
-    pick: (items) => items[Math.floor(next() * items.length)] as (typeof items)[number],
-    shuffle(items) {
-      const out = [...items];
-      for (let i = out.length - 1; i > 0; i--) {
-        const j = Math.floor(next() * (i + 1));
-        [out[i], out[j]] = [out[j] as (typeof out)[number], out[i] as (typeof out)[number]];
-      }
-      return out;
-    },
-  };
-  return random;
+  return new SeededRandom(splitmix32(splitmix32(seed | 0) ^ Math.imul(stream + 1, 0x632be5ab)));
 }
