@@ -117,10 +117,11 @@ export function readBacktestConfig(file: string | undefined): {
     }
     parsed = raw as BacktestConfigFile;
   }
-  return {
-    nab: mergeConfig(DEFAULT_NAB_CONFIG, parsed.nab),
-    skab: mergeConfig(DEFAULT_SKAB_CONFIG, parsed.skab),
-  };
+  const nab = mergeConfig(DEFAULT_NAB_CONFIG, parsed.nab);
+  // The guard band is the rows whose windows overlap a row's own (window − 1);
+  // a file that changes the window but says nothing of the guard keeps that.
+  if (parsed.nab?.rankGuard === undefined) nab.rankGuard = Math.max(0, nab.model.windowSize - 1);
+  return { nab, skab: mergeConfig(DEFAULT_SKAB_CONFIG, parsed.skab) };
 }
 
 /** Merges overrides over a configuration: `model` field by field, everything else replaced. */

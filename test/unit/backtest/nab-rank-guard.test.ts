@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import {
+  DEFAULT_NAB_CONFIG,
+  readBacktestConfig,
+} from '../../../src/cli/backtest/backtest-config.ts';
 import { rankCalibrate } from '../../../src/cli/backtest/nab.ts';
 import { seededRandom } from '../detector/noise.ts';
 
@@ -68,4 +75,20 @@ test('rankCalibrate with a guard stays causal', () => {
     ),
     { numRuns: 50 },
   );
+});
+
+test('a backtest config file that changes the NAB window moves the guard band with it', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-guard-'));
+  try {
+    const windowOnly = path.join(dir, 'window.yaml');
+    fs.writeFileSync(windowOnly, 'nab:\n  model:\n    windowSize: 16\n');
+    assert.equal(readBacktestConfig(windowOnly).nab.rankGuard, 15);
+    const both = path.join(dir, 'both.yaml');
+    fs.writeFileSync(both, 'nab:\n  model:\n    windowSize: 16\n  rankGuard: 4\n');
+    assert.equal(readBacktestConfig(both).nab.rankGuard, 4);
+    assert.equal(readBacktestConfig(undefined).nab.rankGuard, DEFAULT_NAB_CONFIG.rankGuard);
+    assert.equal(DEFAULT_NAB_CONFIG.rankGuard, DEFAULT_NAB_CONFIG.model.windowSize - 1);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
