@@ -18,8 +18,9 @@
  *   are, and a short fault now and then: about 2 % of normal windows become
  *   peaks, as SPOT's 98 % peak level implies), and each sensor gets a copy of
  *   one (`SensorDetector.clone`: own buffers of the same size).
- * - `warm-up`: the same with `taught` = nInit − 1 by default: every warm-up
- *   batch full, the cold start's largest state.
+ * - `warm-up`: the same taught just short of nInit, so that after the
+ *   probe's own windows every warm-up batch is full but not yet fitted: the
+ *   cold start's largest state.
  * - `fresh`: the detectors are created by the registry and judge only the
  *   probe's own windows (`readings` per sensor; the phase this probe measured
  *   before 2026-11-28, which never reaches the end of warm-up).
@@ -143,7 +144,9 @@ async function main(options: MemoryProbeOptions): Promise<void> {
     detectorConfig.threshold.method === 'spot' || detectorConfig.threshold.method === 'dspot'
       ? (detectorConfig.threshold.nInit ?? 1000)
       : 0;
-  const taught = options.taught ?? (state === 'warm-up' ? nInit - 1 : 26_000);
+  // In the warm-up state the sensors' own windows must not end the warm-up.
+  const judgedPerSensor = readings - (options.windowSize + lag - 1);
+  const taught = options.taught ?? (state === 'warm-up' ? nInit - 1 - judgedPerSensor : 26_000);
   let templatePeaksBytes = 0;
   const templates: SensorDetector[] = [];
   if (state !== 'fresh') {

@@ -203,7 +203,10 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
     if (key !== s.channelKey) {
       s.channels = channels;
       s.channelKey = key;
-      s.ring = new Float32Array(o.size * channels.length);
+      const rings = allocateRings(o.size, channels.length);
+      rings.ringTs.set(s.ringTs);
+      s.ring = rings.ring;
+      s.ringTs = rings.ringTs;
     }
     s.count = 0;
     s.sinceEmit = 0;
@@ -388,8 +391,7 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
           channels: NO_CHANNELS,
           channelKey: '',
           waitingChannels: NO_CHANNELS,
-          ring: new Float32Array(0),
-          ringTs: new Float64Array(o.size),
+          ...allocateRings(o.size, 0),
           count: 0,
           sinceEmit: 0,
           emitted: false,
@@ -555,6 +557,19 @@ export function slidingWindow<A>(
         subscription.unsubscribe();
       };
     });
+}
+
+/**
+ * A sensor's timestamp ring and value ring as two views of one buffer: every
+ * typed array costs a few hundred bytes besides its data (its object, the
+ * array buffer, the native backing-store record), once per sensor.
+ */
+function allocateRings(size: number, width: number): { ring: Float32Array; ringTs: Float64Array } {
+  const buffer = new ArrayBuffer(8 * size + 4 * size * width);
+  return {
+    ringTs: new Float64Array(buffer, 0, size),
+    ring: new Float32Array(buffer, 8 * size, size * width),
+  };
 }
 
 /** True when `values` has exactly the given channel names as keys. */

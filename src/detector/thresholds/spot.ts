@@ -58,18 +58,17 @@ function grownCapacity(length: number, limit: number): number {
   return Math.min(limit, Math.max(FIRST_CAPACITY, length * 2));
 }
 
-function grown32(buffer: Float32Array, limit: number): Float32Array {
-  const next = new Float32Array(grownCapacity(buffer.length, limit));
-  next.set(buffer);
-  return next;
-}
-
 /** The SPOT model on a stream of values (raw scores for SPOT, deviations for DSPOT). */
 class SpotCore {
   private initBatch: Float32Array | Float64Array = NONE;
-  private peaks: Float32Array = NONE;
-  /** Per peak, the excess it had to stay under to be learnt (z − t then); +∞ for the initial batch. */
-  private limits: Float32Array = NONE;
+  /**
+   * The peaks ring: excesses in [0, capacity) and, in [capacity, 2·capacity),
+   * the excess each had to stay under to be learnt (z − t then; +∞ for the
+   * initial batch). One buffer, not two: each typed array costs a few hundred
+   * bytes of its own (object, array buffer, native backing-store record).
+   */
+  private peakBuffer: Float32Array = NONE;
+  private capacity = 0;
   private initCount = 0;
   private peakHead = 0;
   private peakCount = 0;
@@ -137,12 +136,16 @@ class SpotCore {
   /** Appends while the buffers grow to maxPeaks, then overwrites the oldest peak (a ring). */
   private pushPeak(excess: number, limit: number): void {
     const max = this.config.maxPeaks;
-    if (this.peakCount < max && this.peakCount === this.peaks.length) {
-      this.peaks = grown32(this.peaks, max);
-      this.limits = grown32(this.limits, max);
+    if (this.peakCount < max && this.peakCount === this.capacity) {
+      const capacity = grownCapacity(this.capacity, max);
+      const next = new Float32Array(2 * capacity);
+      next.set(this.peakBuffer.subarray(0, this.capacity));
+      next.set(this.peakBuffer.subarray(this.capacity), capacity);
+      this.peakBuffer = next;
+      this.capacity = capacity;
     }
-    this.peaks[this.peakHead] = excess;
-    this.limits[this.peakHead] = limit;
+    this.peakBuffer[this.peakHead] = excess;
+    this.peakBuffer[this.capacity + this.peakHead] = limit;
     this.peakHead = (this.peakHead + 1) % max;
     this.peakCount = Math.min(this.peakCount + 1, max);
     this.nPeaks++;
@@ -159,7 +162,9 @@ class SpotCore {
 
   private refit(): void {
     this.peaksSinceFit = 0;
-    this.fit = fitTail(this.peaks, this.limits, this.peakCount, this.fit) ?? this.fallbackFit();
+    const peaks = this.peakBuffer.subarray(0, this.capacity);
+    const limits = this.peakBuffer.subarray(this.capacity);
+    this.fit = fitTail(peaks, limits, this.peakCount, this.fit) ?? this.fallbackFit();
     this.updateZ();
   }
 
@@ -203,10 +208,7 @@ class SpotCore {
     // A scaled float32 batch value need not be a float32: rescale in float64.
     if (this.initBatch.length > 0) this.initBatch = Float64Array.from(this.initBatch);
     for (let i = 0; i < this.initBatch.length; i++) this.initBatch[i]! *= scale;
-    for (let i = 0; i < this.peaks.length; i++) {
-      this.peaks[i]! *= scale;
-      this.limits[i]! *= scale;
-    }
+    for (let i = 0; i < this.peakBuffer.length; i++) this.peakBuffer[i]! *= scale;
     this.t *= scale;
     this.median *= scale;
     if (this.fit) this.fit = { xi: this.fit.xi, sigma: this.fit.sigma * scale };
@@ -216,8 +218,8 @@ class SpotCore {
   /** Forgets everything and starts a new warm-up. */
   reset(): void {
     this.initBatch = NONE;
-    this.peaks = NONE;
-    this.limits = NONE;
+    this.peakBuffer = NONE;
+    this.capacity = 0;
     this.initCount = 0;
     this.peakHead = 0;
     this.peakCount = 0;
@@ -231,8 +233,8 @@ class SpotCore {
   copy(): SpotCore {
     const other = new SpotCore(this.config);
     other.initBatch = this.initBatch.length > 0 ? this.initBatch.slice() : NONE;
-    other.peaks = this.peaks.length > 0 ? this.peaks.slice() : NONE;
-    other.limits = this.limits.length > 0 ? this.limits.slice() : NONE;
+    other.peakBuffer = this.peakBuffer.length > 0 ? this.peakBuffer.slice() : NONE;
+    other.capacity = this.capacity;
     other.initCount = this.initCount;
     other.peakHead = this.peakHead;
     other.peakCount = this.peakCount;
@@ -251,7 +253,7 @@ class SpotCore {
    * scores), then 4·2·maxPeaks.
    */
   memoryBytes(): number {
-    return this.initBatch.byteLength + this.peaks.byteLength + this.limits.byteLength;
+    return this.initBatch.byteLength + this.peakBuffer.byteLength;
   }
 }
 
