@@ -41,7 +41,7 @@ export const DEFAULT_NAB_CONFIG: Readonly<NabBacktestConfig> = Object.freeze<Nab
   seasonal: { minAcf: 0.5, slack: 0.02, smooth: 3 },
   likelihood: null,
   sustained: { window: 20, margin: 0.3 },
-  quiet: { fraction: 0.5, margin: 0.8 },
+  quiet: null,
   retraining: null,
 });
 
@@ -118,6 +118,7 @@ export function readBacktestConfig(file: string | undefined): {
     parsed = raw as BacktestConfigFile;
   }
   const nab = mergeConfig(DEFAULT_NAB_CONFIG, parsed.nab);
+  validateNabRankKeys(nab, file ?? 'backtest config');
   // The guard band is the rows whose windows overlap a row's own (window − 1);
   // a file that changes the window but says nothing of the guard keeps that.
   if (parsed.nab?.rankGuard === undefined) nab.rankGuard = Math.max(0, nab.model.windowSize - 1);
@@ -131,4 +132,37 @@ export function mergeConfig<T extends { model: object }>(base: Readonly<T>, over
     ...over,
     model: { ...base.model, ...over?.model },
   } as T;
+}
+
+/**
+ * Rejects NAB rank settings that would silently change what the score means,
+ * naming every wrong key: a negative guard band would rank a row against rows
+ * after it (look-ahead), a fractional one indexes nothing, and a margin of 1
+ * or more turns a tail into everything or nothing.
+ */
+export function validateNabRankKeys(config: NabBacktestConfig, source: string): void {
+  const problems: string[] = [];
+  const fraction = (name: string, value: unknown, min: number, max: number, open: boolean) => {
+    const ok = typeof value === 'number' && value >= min && (open ? value < max : value <= max);
+    if (!ok)
+      problems.push(`nab.${name}: a number in [${min}, ${max}${open ? ')' : ']'}, got ${value}`);
+  };
+  const integer = (name: string, value: unknown, min: number) => {
+    if (!(Number.isInteger(value) && (value as number) >= min)) {
+      problems.push(`nab.${name}: an integer ≥ ${min}, got ${value}`);
+    }
+  };
+  fraction('rankMargin', config.rankMargin, 0, 1, true);
+  integer('rankGuard', config.rankGuard, 0);
+  if (config.sustained !== null) {
+    integer('sustained.window', config.sustained?.window, 1);
+    fraction('sustained.margin', config.sustained?.margin, 0, 1, true);
+  }
+  if (config.quiet !== null) {
+    fraction('quiet.fraction', config.quiet?.fraction, 0, 1, false);
+    fraction('quiet.margin', config.quiet?.margin, 0, 1, true);
+  }
+  if (problems.length > 0) {
+    throw new TsadError('TSAD_ERR_CONFIG_INVALID', `${source}: ${problems.join('; ')}`);
+  }
 }

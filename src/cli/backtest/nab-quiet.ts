@@ -12,7 +12,7 @@
  * rounding error as a variance would have), so a flat stretch compares equal
  * to an earlier flat stretch whatever its level. Monotone queues of the
  * indices of candidate maxima and minima make it O(n). Uses only rows up to
- * the current one.
+ * the current one; NaN for every window that holds a NaN.
  */
 export function trailingRange(values: ArrayLike<number>, window: number): Float64Array {
   const n = values.length;
@@ -25,15 +25,25 @@ export function trailingRange(values: ArrayLike<number>, window: number): Float6
   let maxTail = 0;
   let minHead = 0;
   let minTail = 0;
+  // Rows since the last NaN: a window holding a NaN has no range (the queues
+  // would skip the NaN and call the window flat).
+  let finiteRun = 0;
   for (let i = 0; i < n; i++) {
     const x = values[i]!;
+    if (Number.isNaN(x)) {
+      finiteRun = 0;
+      maxHead = maxTail;
+      minHead = minTail;
+      continue;
+    }
+    finiteRun++;
     while (maxTail > maxHead && values[maxQ[maxTail - 1]!]! <= x) maxTail--;
     maxQ[maxTail++] = i;
     while (minTail > minHead && values[minQ[minTail - 1]!]! >= x) minTail--;
     minQ[minTail++] = i;
     if (maxQ[maxHead]! <= i - w) maxHead++;
     if (minQ[minHead]! <= i - w) minHead++;
-    if (i >= w - 1) out[i] = values[maxQ[maxHead]!]! - values[minQ[minHead]!]!;
+    if (finiteRun >= w) out[i] = values[maxQ[maxHead]!]! - values[minQ[minHead]!]!;
   }
   return out;
 }

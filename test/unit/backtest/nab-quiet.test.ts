@@ -59,6 +59,9 @@ function bursty(n: number, seed: number): number[] {
   return Array.from({ length: n }, (_, i) => (i % 100 < 5 ? 50 : 0) + random());
 }
 
+/** The quiet part as the third round measured it (off by default, see docs/evaluation.md). */
+const QUIET = { fraction: 0.5, margin: 0.8 };
+
 test('rankScores reports a bursty series that goes quiet for longer than ever before only with the quiet part', () => {
   const values = bursty(4000, 5);
   // Stuck at 0 for 600 rows after the burst at 2900: every earlier 300-row stretch (half the
@@ -68,7 +71,7 @@ test('rankScores reports a bursty series that goes quiet for longer than ever be
   const random = seededRandom(6);
   const raw = Float64Array.from({ length: 4000 }, () => 1 + 0.1 * random());
   const base = { ...DEFAULT_NAB_CONFIG, seasonal: null, sustained: null, likelihood: null };
-  const withQuiet = rankScores(raw, values, 600, base);
+  const withQuiet = rankScores(raw, values, 600, { ...base, quiet: QUIET });
   const without = rankScores(raw, values, 600, { ...base, quiet: null });
   const peak = (xs: Float64Array, from: number, to: number) => Math.max(...xs.subarray(from, to));
   assert.ok(peak(withQuiet, 3204, 3206) > 0.8, `quiet for 300 rows ${peak(withQuiet, 3204, 3206)}`);
@@ -86,7 +89,13 @@ test('the quiet part keeps rankScores causal', () => {
         const changed = values.slice();
         for (let i = k; i < 600; i++) changed[i] = 0;
         const raw = Float64Array.from(values, (x) => 1 + x / 100);
-        const config = { ...DEFAULT_NAB_CONFIG, seasonal: null, sustained: null, likelihood: null };
+        const config = {
+          ...DEFAULT_NAB_CONFIG,
+          seasonal: null,
+          sustained: null,
+          likelihood: null,
+          quiet: QUIET,
+        };
         const a = rankScores(raw, values, 150, config);
         const b = rankScores(raw, changed, 150, config);
         assert.deepEqual(b.subarray(0, k), a.subarray(0, k));
@@ -94,4 +103,11 @@ test('the quiet part keeps rankScores causal', () => {
     ),
     { numRuns: 30 },
   );
+});
+
+test('trailingRange gives no range for a window that holds a NaN', () => {
+  const out = Array.from(trailingRange([5, Number.NaN, 1, 10, 1, 1, 1], 3));
+  assert.deepEqual(out.slice(0, 4).map(Number.isNaN), [true, true, true, true]);
+  // Rows 2-4 are the first NaN-free window: range 9; rows 4-6 are flat.
+  assert.deepEqual(out.slice(4), [9, 9, 0]);
 });

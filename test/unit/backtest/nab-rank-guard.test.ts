@@ -92,3 +92,25 @@ test('a backtest config file that changes the NAB window moves the guard band wi
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a backtest config file with impossible NAB rank settings is refused, naming every one', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-guard-'));
+  try {
+    const file = path.join(dir, 'bad.yaml');
+    fs.writeFileSync(
+      file,
+      'nab:\n  rankGuard: -5\n  rankMargin: 1\n  quiet: { fraction: 0.5, margin: 1.2 }\n',
+    );
+    assert.throws(
+      () => readBacktestConfig(file),
+      (error: Error) =>
+        ['nab.rankGuard', 'nab.rankMargin', 'nab.quiet.margin'].every((key) =>
+          error.message.includes(key),
+        ) && !error.message.includes('quiet.fraction'),
+    );
+    fs.writeFileSync(file, 'nab:\n  rankGuard: 2.5\n');
+    assert.throws(() => readBacktestConfig(file), /nab\.rankGuard: an integer ≥ 0, got 2\.5/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
