@@ -106,7 +106,17 @@ export interface ThroughputResult {
   /** pipeline / model-only readings/s (goal ≥ 0.8). */
   ratio: number;
   peakRssMiB: number;
+  /** CPU seconds of the phase (Linux; null elsewhere): this process's main thread, and all its threads. */
+  cpu: PhaseCpu | null;
   stats: PipelineStats | undefined;
+}
+
+/** CPU time of a phase, from /proc: the event loop's thread and the whole process (scoring worker included). */
+export interface PhaseCpu {
+  mainThreadSeconds: number;
+  processSeconds: number;
+  /** Main-thread CPU per reading consumed, µs. */
+  mainThreadMicrosPerReading: number;
 }
 
 /** One stride's latency at a fixed real-time rate. */
@@ -122,6 +132,7 @@ export interface LatencyResult {
   windowsMeasured: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number } | null;
   peakRssMiB: number;
+  cpu: PhaseCpu | null;
 }
 
 export interface E2eReport {
@@ -479,11 +490,13 @@ async function throughputPhase(
   );
   o.log(`throughput, stride ${stride}: consuming ${produced.readings} readings`);
   const peak = rssSampler();
+  const cpu = cpuMeter();
   const t0 = performance.now();
   let span: number;
   let scored: number;
   let peakRssMiB: number;
   let stats: PipelineStats | undefined;
+  let phaseCpu: PhaseCpu | null;
   try {
     await daemon.start();
     for (;;) {
@@ -498,6 +511,7 @@ async function throughputPhase(
   } finally {
     peakRssMiB = peak();
     stats = daemon.stats() ? { ...daemon.stats()! } : undefined;
+    phaseCpu = cpu(stats?.readings ?? 0);
     // Fixed before stop(), whose drain scores what is still in flight.
     span = (last - first) / 1000;
     scored = count;
@@ -532,6 +546,7 @@ async function throughputPhase(
     ratio:
       modelOnlyReadingsPerSec > 0 ? round2(pipelineReadingsPerSec / modelOnlyReadingsPerSec) : 0,
     peakRssMiB,
+    cpu: phaseCpu,
     stats,
   };
   o.log(`  ${JSON.stringify(result)}`);
@@ -606,8 +621,10 @@ async function latencyPhase(
   );
   o.log(`latency, stride ${stride}: ${targetRate} readings/s for ${o.latencySeconds} s`);
   const peak = rssSampler();
+  const cpu = cpuMeter();
   let producer: unknown;
   let peakRssMiB: number;
+  let phaseCpu: PhaseCpu | null;
   try {
     await daemon.start();
     measureFrom = Date.now() + Math.min(3_000, (o.latencySeconds * 1000) / 4);
@@ -627,6 +644,7 @@ async function latencyPhase(
     while (performance.now() - lastScore < 2_000) await sleep(100);
   } finally {
     peakRssMiB = peak();
+    phaseCpu = cpu(daemon.stats()?.readings ?? 0);
     // Also on failure: a running consumer would keep the process alive.
     await daemon.stop();
   }
@@ -648,6 +666,7 @@ async function latencyPhase(
         ? null
         : { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: latencies[latencies.length - 1]! },
     peakRssMiB,
+    cpu: phaseCpu,
   };
   o.log(`  ${JSON.stringify(result)}`);
   return result;
@@ -690,6 +709,39 @@ function runChild(script: string, options: object, nodeFlags: string[]): Promise
       }
     });
   });
+}
+
+/**
+ * Starts measuring CPU time; the returned function gives the CPU used since,
+ * of the main thread (its /proc task has the process id) and of the process.
+ * Null where /proc is missing.
+ */
+function cpuMeter(): (readings: number) => PhaseCpu | null {
+  const read = (file: string): number | undefined => {
+    try {
+      const stat = fs.readFileSync(file, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return undefined;
+    }
+  };
+  const main = `/proc/${process.pid}/task/${process.pid}/stat`;
+  const all = `/proc/${process.pid}/stat`;
+  const main0 = read(main);
+  const all0 = read(all);
+  return (readings) => {
+    const main1 = read(main);
+    const all1 = read(all);
+    if (main0 === undefined || all0 === undefined || main1 === undefined || all1 === undefined)
+      return null;
+    return {
+      mainThreadSeconds: round2(main1 - main0),
+      processSeconds: round2(all1 - all0),
+      mainThreadMicrosPerReading: readings > 0 ? round2(((main1 - main0) * 1e6) / readings) : 0,
+    };
+  };
 }
 
 /** Length of the union of the intervals (overlapping time counted once). */
