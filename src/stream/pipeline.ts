@@ -441,6 +441,8 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
       onDrop: (reason) => observer.readingDropped(reason),
       staleCheckMs: Math.max(10, Math.min(1_000, o.staleAfterMs / 2)),
       staleAfterMs: o.staleAfterMs,
+      // Stale readings enter beside the source's backpressure: only as many as fit under the mark.
+      staleBudget: () => o.highWaterMark - windowsInFlight - sendsInFlight,
       flush: flushWindows,
       ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
     }),

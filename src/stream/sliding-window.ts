@@ -174,8 +174,12 @@ export interface WindowStore<A> {
    * for readings that emit nothing, sparing three allocations per reading).
    */
   push(item: TrackedReading<A>, out?: WindowStep<A>): WindowStep<A>;
-  /** Releases readings that have waited in a reorder buffer since before `olderThan` (wall clock). */
-  flushStale(olderThan: number): WindowStep<A>;
+  /**
+   * Releases readings that have waited in a reorder buffer since before
+   * `olderThan` (wall clock), sensor by sensor until about `limit` readings
+   * are out (a sensor's stale readings go together, so order is kept).
+   */
+  flushStale(olderThan: number, limit?: number): WindowStep<A>;
   /** Releases every waiting reading (at shutdown, so nothing stays unwindowed). */
   flushAll(): WindowStep<A>;
   /**
@@ -439,16 +443,19 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
       releaseByWatermark(s, pending, out);
       return out;
     },
-    flushStale(olderThan) {
+    flushStale(olderThan, limit = Number.POSITIVE_INFINITY) {
       const out = emptyStep();
       if (pendingTotal === 0) return out;
+      let released = 0;
       for (const s of sensors.values()) {
+        if (released >= limit) break;
         const pending = s.pending;
         if (pending === undefined) continue;
         // Release up to the newest stale reading, so order is kept.
         let n = 0;
         for (let i = 0; i < pending.length; i++) if (pending.arrivedAt[i]! < olderThan) n = i + 1;
         release(s, n, out);
+        released += n;
       }
       return out;
     },
@@ -491,6 +498,16 @@ export interface SlidingWindowOperatorOptions<A> {
   staleCheckMs?: number;
   /** Wall-clock age after which a waiting reading is released regardless of the watermark. */
   staleAfterMs?: number;
+  /**
+   * How many stale readings the next stale check may release (default: all).
+   * The stale check is the one way readings enter the pipeline that no
+   * source's backpressure covers: a daemon that fell behind with 100,000
+   * sensors and 10 readings waiting each released a million windows in one
+   * tick, far over its high-water mark (docs/performance.md). The pipeline
+   * passes the room left under its high-water mark; the rest wait for the next
+   * check (or for their watermark).
+   */
+  staleBudget?: () => number;
   /** Each emission releases every waiting reading (a drain before shutdown). */
   flush?: Observable<unknown>;
   scheduler?: SchedulerLike;
@@ -528,7 +545,8 @@ export function slidingWindow<A>(
       const timer =
         staleCheckMs > 0
           ? scheduler.schedule(function tick() {
-              emit(store.flushStale(scheduler.now() - staleAfterMs));
+              const budget = options.staleBudget?.() ?? Number.POSITIVE_INFINITY;
+              if (budget > 0) emit(store.flushStale(scheduler.now() - staleAfterMs, budget));
               this.schedule(undefined, staleCheckMs);
             }, staleCheckMs)
           : undefined;

@@ -116,3 +116,28 @@ test('out-of-order readings of several channels come out of the reorder buffer i
   );
   assert.deepEqual(out.windows[0]!.channels, ['a', 'b']);
 });
+
+test('a stale flush with a limit releases whole sensors until the limit, the rest stay waiting', () => {
+  const store = createWindowStore<number>({ size: 1, stride: 1, maxLatenessMs: 100 });
+  for (const sensor of ['a', 'b', 'c']) {
+    for (const ts of [1, 2, 3]) {
+      store.push({ reading: { sensor, ts, values: { v: ts } }, origin: '', ack: ts, arrivedAt: 0 });
+    }
+  }
+  assert.equal(store.pendingCount(), 9);
+  const first = store.flushStale(1, 4);
+  // Sensor a (3 readings) is under the limit, so b goes too; c waits.
+  assert.deepEqual(
+    first.windows.map((w) => `${w.sensor}${w.endTs}`),
+    ['a1', 'a2', 'a3', 'b1', 'b2', 'b3'],
+  );
+  assert.equal(store.pendingCount(), 3);
+  assert.deepEqual(
+    store.flushStale(1, 0).windows.map((w) => w.sensor),
+    [],
+  );
+  assert.deepEqual(
+    store.flushStale(1).windows.map((w) => `${w.sensor}${w.endTs}`),
+    ['c1', 'c2', 'c3'],
+  );
+});
