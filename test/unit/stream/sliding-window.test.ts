@@ -258,4 +258,28 @@ describe('slidingWindow operator', () => {
       expectObservable(out).toBe('60ms x 40ms |', { x: 5 });
     });
   });
+
+  it('releases stale readings only within the budget the consumer gives, the rest a check later', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      const store = createWindowStore<number>({ size: 1, stride: 1, maxLatenessMs: 1_000 });
+      const input = cold('(abc) 100ms |', {
+        a: item(5, 5, 'x'),
+        b: item(5, 5, 'y'),
+        c: item(5, 5, 'z'),
+      });
+      const room = 1;
+      const out = input.pipe(
+        slidingWindow(store, {
+          onAcks: () => {},
+          staleCheckMs: 30,
+          staleAfterMs: 50,
+          staleBudget: () => room,
+        }),
+        map((w) => w.window.sensor),
+      );
+      // One sensor per check while the budget is 1: x at 60 ms, y at 90; z waits until the
+      // input completes (105 ms) and everything is flushed.
+      expectObservable(out).toBe('60ms x 29ms y 14ms (z|)', { x: 'x', y: 'y', z: 'z' });
+    });
+  });
 });
