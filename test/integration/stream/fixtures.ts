@@ -158,7 +158,8 @@ export async function readTopic(
       if (records.length >= expected) done();
     },
   });
-  await Promise.race([enough, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+  // The timeout is unref'd so that it does not keep the test file alive once `enough` won.
+  await Promise.race([enough, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
   // A little longer, to catch records beyond the expected count.
   await new Promise((resolve) => setTimeout(resolve, 500));
   await consumer.disconnect();
