@@ -43,6 +43,7 @@ import {
   type SensorDetector,
   type ThresholdOptions,
 } from '../../src/detector/index.ts';
+import { mulberry32 } from '../../src/detector/seeded-random.ts';
 import type { SensorWindow, WindowScore } from '../../src/detector/types.ts';
 import { createWindowStore } from '../../src/stream/sliding-window.ts';
 import { sensorName, sensorValue } from './readings.ts';
@@ -83,20 +84,10 @@ function settle(): void {
   gc?.();
 }
 
-/** Seeded uniform [0, 1) (mulberry32), so every run teaches the same templates. */
-function uniform(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Float32 window errors: mean of four squared normals, and a fault of 40 windows every 5,000. */
 function syntheticScores(seed: number): (i: number) => number {
-  const random = uniform(seed);
+  // Seeded, so every run teaches the same templates.
+  const random = mulberry32(seed);
   const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   return (i) => {
     let sum = 0;
