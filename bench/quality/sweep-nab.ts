@@ -20,13 +20,12 @@ import { readBacktestConfig } from '../../src/cli/backtest/backtest-config.ts';
 import {
   lowerBound,
   nabProbationaryRows,
+  quietScores,
   rankCalibrate,
-  rankCalibrateLow,
   reportedScores,
   scoreNabSeries,
-  trailingGeometricMean,
+  sustainedScores,
 } from '../../src/cli/backtest/nab.ts';
-import { trailingRange } from '../../src/cli/backtest/nab-quiet.ts';
 import { dominantPeriod, seasonalResidual } from '../../src/cli/backtest/nab-seasonal.ts';
 import { judgeScores } from '../../src/cli/backtest/replay.ts';
 import { listNabDataFiles, readNabDataCsv, readNabLabels } from '../../src/cli/benchmark-files.ts';
@@ -368,16 +367,12 @@ function run(v: Variant) {
       );
     }
     if (v.sustained != null) {
-      const sc = rankCalibrate(trailingGeometricMean(raw, v.sustained.window), v.sustained.margin);
+      const sc = sustainedScores(raw, v.sustained);
       calibrated = Float64Array.from(calibrated, (a, i) => Math.max(a, sc[i]!));
     }
     const probationary = nabProbationaryRows(c.windowMean.length);
     if (v.quiet != null) {
-      const window = Math.max(2, Math.round(v.quiet.fraction * probationary));
-      const qc = rankCalibrateLow(
-        trailingRange(series.get(c.file)!.values, window),
-        v.quiet.margin,
-      );
+      const qc = quietScores(series.get(c.file)!.values, probationary, v.quiet);
       calibrated = Float64Array.from(calibrated, (a, i) => Math.max(a, qc[i]!));
     }
     if (v.seasonal != null) {

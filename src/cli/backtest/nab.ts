@@ -201,6 +201,27 @@ export function trailingGeometricMean(raw: ArrayLike<number>, window: number): F
   return out;
 }
 
+/** The sustained-error part of rankScores: the rank of the trailing geometric mean of `raw`. */
+export function sustainedScores(
+  raw: ArrayLike<number>,
+  sustained: { window: number; margin: number },
+): Float64Array {
+  return rankCalibrate(trailingGeometricMean(raw, sustained.window), sustained.margin);
+}
+
+/**
+ * The quiet part of rankScores: the low-side rank of the range of the last
+ * `fraction × fitRows` values (at least 2).
+ */
+export function quietScores(
+  values: ArrayLike<number>,
+  fitRows: number,
+  quiet: { fraction: number; margin: number },
+): Float64Array {
+  const window = Math.max(2, Math.round(quiet.fraction * fitRows));
+  return rankCalibrateLow(trailingRange(values, window), quiet.margin);
+}
+
 /**
  * The rank calibration's score of every row, before onset suppression: the
  * rank of the model's raw score (past the guard band), max-combined with the rank of the seasonal
@@ -224,13 +245,11 @@ export function rankScores(
 ): Float64Array {
   const out = rankCalibrate(raw, config.rankMargin, config.rankGuard);
   if (config.sustained !== null) {
-    const mean = trailingGeometricMean(raw, config.sustained.window);
-    const sustained = rankCalibrate(mean, config.sustained.margin);
+    const sustained = sustainedScores(raw, config.sustained);
     for (let i = 0; i < out.length; i++) out[i] = Math.max(out[i]!, sustained[i]!);
   }
   if (config.quiet !== null) {
-    const window = Math.max(2, Math.round(config.quiet.fraction * fitRows));
-    const quiet = rankCalibrateLow(trailingRange(values, window), config.quiet.margin);
+    const quiet = quietScores(values, fitRows, config.quiet);
     for (let i = 0; i < out.length; i++) out[i] = Math.max(out[i]!, quiet[i]!);
   }
   if (config.likelihood !== null) {
