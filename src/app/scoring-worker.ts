@@ -31,23 +31,19 @@ const failure = (id: number, error: unknown): ScoringResponse => ({
 /** Most windows scored in one merged call: bounds the wait of the first request in it. */
 const MAX_MERGED_WINDOWS = 1024;
 
-async function handle(request: ScoringRequest): Promise<void> {
-  await ready;
+type ScoreRequest = Extract<ScoringRequest, { type: 'score' }>;
+
+/** Loads or disposes a model (score requests go to `score`). */
+async function handle(request: Exclude<ScoringRequest, ScoreRequest>): Promise<void> {
   if (request.type === 'load') {
     const model = await loadAutoencoder(request.dir);
     models.set(request.key, model);
     post({ type: 'loaded', id: request.id });
     return;
   }
-  if (request.type === 'dispose') {
-    models.get(request.key)?.dispose();
-    models.delete(request.key);
-    return;
-  }
-  await score([request]);
+  models.get(request.key)?.dispose();
+  models.delete(request.key);
 }
-
-type ScoreRequest = Extract<ScoringRequest, { type: 'score' }>;
 
 /**
  * Scores several requests of one model in one call and answers each with its
@@ -150,8 +146,8 @@ async function pump(): Promise<void> {
     }
     try {
       await ready;
-      if (group.length === 1) await handle(request);
-      else await score(group as ScoreRequest[]);
+      if (request.type === 'score') await score(group as ScoreRequest[]);
+      else await handle(request);
     } catch (error) {
       for (const r of group) if (r.type !== 'dispose') post(failure(r.id, error));
     }
