@@ -1,8 +1,8 @@
 /**
  * Child process of the end-to-end benchmark's memory phase: how much memory
  * the per-sensor state of the daemon takes for many sensors. It fills the
- * pipeline's sliding-window store and one detector per sensor (default
- * config, as the daemon builds them: shared frozen settings, the configured
+ * pipeline's sliding-window store and one detector per sensor (the config
+ * the environment gives, defaults otherwise, as the daemon builds them: shared frozen settings, the configured
  * `input.maxLatenessMs`, so every sensor's reorder buffer holds what it holds
  * in the daemon at one reading per second) directly, no Kafka and no model,
  * so the figure is the state alone. Runs in a fresh process (with
@@ -102,7 +102,9 @@ async function main(options: MemoryProbeOptions): Promise<void> {
   const flags: Record<string, unknown> = { window: { size: options.windowSize, stride: 1 } };
   if (options.thresholdMethod !== undefined)
     flags['threshold'] = { method: options.thresholdMethod };
-  const config = loadConfig({ env: {}, flags });
+  // The environment's settings apply (TSAD_CONFIG, TSAD_*), as in the daemon,
+  // so a fleet's settings can be probed: TSAD_THRESHOLD_SPOT_MAX_PEAKS=100 …
+  const config = loadConfig({ env: process.env, flags });
   const detectorConfig = { threshold: thresholdOptions(config), alert: alertPolicy(config) };
   const maxLatenessMs = options.maxLatenessMs ?? config.input.maxLatenessMs;
   const lag = Math.ceil(maxLatenessMs / INTERVAL_MS);
