@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { thresholdOptions } from '../../../src/app/daemon.ts';
+import { loadConfig } from '../../../src/config/load-config.ts';
+import {
+  createThreshold,
+  resolveThresholdConfig,
+} from '../../../src/detector/thresholds/create-threshold.ts';
+
+const FILE = fileURLToPath(new URL('../../../deploy/config/large-fleet.yaml', import.meta.url));
+
+test('deploy/config/large-fleet.yaml is a valid config with the settings docs/operations.md gives', () => {
+  const config = loadConfig({ configFile: FILE, env: {} });
+  assert.equal(config.input.maxLatenessMs, 0);
+  assert.equal(config.threshold.method, 'spot');
+  assert.equal(config.threshold.spot.nInit, 500);
+  assert.equal(config.threshold.spot.maxPeaks, 100);
+  // Everything else keeps its default.
+  const defaults = loadConfig({ env: {} });
+  assert.deepEqual(config.window, defaults.window);
+  assert.deepEqual(config.model, defaults.model);
+});
+
+test('with the large-fleet settings a sensor’s SPOT holds at most 2,000 bytes warming up and 800 after', () => {
+  const config = loadConfig({ configFile: FILE, env: {} });
+  const spot = createThreshold(resolveThresholdConfig(thresholdOptions(config)));
+  // Float32 scores (as the model's are), about 2 % of them peaks.
+  let state = 7;
+  const next = () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return Math.fround(state / 2 ** 31);
+  };
+  let largest = 0;
+  for (let i = 0; i < 499; i++) {
+    spot.update(next());
+    largest = Math.max(largest, spot.memoryBytes());
+  }
+  assert.equal(largest, 2000);
+  for (let i = 0; i < 20_000; i++) spot.update(next());
+  assert.ok(spot.ready);
+  assert.equal(spot.memoryBytes(), 800);
+});
+
+test('npm run start:large-fleet runs the daemon with that file, capped arenas and V8 tuned for size', () => {
+  const pkg = JSON.parse(
+    fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+  );
+  const script: string = pkg.scripts['start:large-fleet'];
+  assert.match(script, /MALLOC_ARENA_MAX=2/);
+  assert.match(script, /--optimize-for-size/);
+  assert.match(script, /run --config deploy\/config\/large-fleet\.yaml/);
+});
