@@ -1,7 +1,8 @@
 /**
  * `tsad bench model`: the model benchmark of bench/model (inference windows/s
  * and training epoch time, tsad's LSTM implementations beside Keras), and
- * `tsad bench e2e`: the daemon end to end on a real broker (bench/e2e). The
+ * `tsad bench e2e`: the daemon end to end on a real broker (bench/e2e), and
+ * `tsad bench memory`: a whole embedded daemon's memory with many sensors. The
  * benchmark code lives in bench/ and is loaded only when the command runs.
  */
 import type { Command } from 'commander';
@@ -31,7 +32,16 @@ interface E2eCommandOptions {
   scoringWorker: boolean;
 }
 
-/** Adds `tsad bench model` and `tsad bench e2e` to the program. */
+interface MemoryCommandOptions {
+  json: boolean;
+  sensors?: string;
+  seconds?: string;
+  sampleMs?: string;
+  config?: string;
+  nodeFlags?: string;
+}
+
+/** Adds `tsad bench model`, `tsad bench e2e` and `tsad bench memory` to the program. */
 export function registerBench(program: Command, context: CliContext): void {
   const bench = program.command('bench').description('run a benchmark and print its results');
   bench
@@ -138,6 +148,37 @@ export function registerBench(program: Command, context: CliContext): void {
         );
       }
       context.stdout.write(`memory: ${JSON.stringify(report.memory)}\n`);
+    });
+
+  bench
+    .command('memory')
+    .description(
+      'RSS of a whole embedded daemon with many simulated sensors, sampled from /proc (Linux)',
+    )
+    .option('--json', 'print one JSON object (progress goes to stderr)', false)
+    .option('--sensors <n>', 'simulated sensors, one channel each (default 100000)')
+    .option('--seconds <s>', 'how long the daemon runs before SIGINT (default 150)')
+    .option('--sample-ms <ms>', 'sampling interval (default 10000)')
+    .option('--config <file>', "the daemon's config file, e.g. deploy/config/large-fleet.yaml")
+    .option(
+      '--node-flags <flags>',
+      "the daemon's Node flags, space-separated, e.g. --optimize-for-size",
+    )
+    .action(async (options: MemoryCommandOptions) => {
+      const { runDaemonMemoryBench } = await import('../../../bench/e2e/daemon-memory.ts');
+      const report = await runDaemonMemoryBench({
+        sensors: positive(options.sensors, 100_000),
+        seconds: positive(options.seconds, 150),
+        sampleMs: positive(options.sampleMs, 10_000),
+        ...(options.config === undefined ? {} : { config: options.config }),
+        nodeFlags: (options.nodeFlags ?? '').split(' ').filter((f) => f.length > 0),
+        log: (message) => context.stderr.write(`${message}\n`),
+      });
+      if (options.json) {
+        context.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return;
+      }
+      context.stdout.write(`${JSON.stringify(report.summary)}\n`);
     });
 }
 
