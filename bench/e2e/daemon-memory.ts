@@ -128,7 +128,12 @@ export async function runDaemonMemoryBench(options: DaemonMemoryOptions) {
       mallocArenaMax: process.env['MALLOC_ARENA_MAX'] ?? null,
     },
     summary: summariseMemory(samples, options.sensors),
-    stop: { exitCode, ms: Math.round(performance.now() - stopAt) },
+    stop: {
+      exitCode,
+      ms: Math.round(performance.now() - stopAt),
+      // Why a stop failed (the daemon logs warnings and errors only here).
+      ...(exitCode === 0 ? {} : { stderrTail: stderr.trim().split('\n').slice(-5) }),
+    },
     samples,
   };
 }
