@@ -302,6 +302,20 @@ async function createTopics(kafka: Kafka, topics: string[]): Promise<void> {
       topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS })),
       waitForLeaders: true,
     });
+    // Every partition's leader answers before the raw producer (no retries)
+    // writes: the metadata can name a leader a moment before it acts as one,
+    // and kafkajs gives up on that error at once, so ask again (up to 10 s).
+    for (const topic of topics) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await admin.fetchTopicOffsets(topic);
+          break;
+        } catch (error) {
+          if (attempt >= 100) throw error;
+          await sleep(100);
+        }
+      }
+    }
   } finally {
     await admin.disconnect();
   }

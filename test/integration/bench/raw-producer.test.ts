@@ -60,10 +60,13 @@ describe('raw producer (bench/e2e)', () => {
     await admin.disconnect();
   });
 
-  it('delivers every record to its partition in order, with key, value and timestamp', async () => {
+  it('delivers every record to its partition in order, with key, value and timestamp', async (t) => {
     const topic = randomName('raw-producer');
     await createTopic(admin, topic, 3);
     const producer = await connectRawProducer({ brokers: services.kafkaBrokers, topic });
+    // Closed however the test ends: an open socket kept this file alive until
+    // the broker dropped the idle connection, 10 minutes later.
+    t.after(() => producer.close());
     assert.equal(producer.partitions, 3);
     const t0 = Date.now();
     const sent: Array<RawRecord & { partition: number }> = [];
@@ -99,10 +102,11 @@ describe('raw producer (bench/e2e)', () => {
     }
   });
 
-  it('keeps timestamps that are out of order within a batch', async () => {
+  it('keeps timestamps that are out of order within a batch', async (t) => {
     const topic = randomName('raw-producer-ts');
     await createTopic(admin, topic, 1);
     const producer = await connectRawProducer({ brokers: services.kafkaBrokers, topic });
+    t.after(() => producer.close());
     const base = Date.UTC(2026, 0, 1);
     await producer.send([
       [
@@ -116,10 +120,11 @@ describe('raw producer (bench/e2e)', () => {
     assert.deepEqual(timestamps, [base + 5, base, base + 123_456]);
   });
 
-  it('rejects a send the broker refuses, and every send after it', async () => {
+  it('rejects a send the broker refuses, and every send after it', async (t) => {
     const topic = randomName('raw-producer-big');
     await createTopic(admin, topic, 1);
     const producer = await connectRawProducer({ brokers: services.kafkaBrokers, topic });
+    t.after(() => producer.close());
     // Above the broker's default message.max.bytes (1 MB): MESSAGE_TOO_LARGE (10).
     const huge = [{ key: 'k', value: 'x'.repeat(1_100_000), timestamp: Date.now() }];
     await assert.rejects(producer.send([huge]), /Kafka error 10/);
