@@ -90,6 +90,7 @@ export async function runDaemonMemoryBench(options: DaemonMemoryOptions) {
     running = false;
   });
 
+  const startedAt = new Date().toISOString();
   const started = performance.now();
   const samples: MemorySample[] = [];
   while (running && performance.now() - started < options.seconds * 1000) {
@@ -117,7 +118,7 @@ export async function runDaemonMemoryBench(options: DaemonMemoryOptions) {
   const exitCode = await exited;
   return {
     benchmark: 'daemon-memory',
-    startedAt: new Date(Date.now() - (stopAt - started)).toISOString(),
+    startedAt,
     machine: { cpus: os.cpus().length, node: process.version, loadAverageEnd: os.loadavg() },
     settings: {
       sensors: options.sensors,
