@@ -34,7 +34,7 @@ import { loadAutoencoder } from '../../src/model/load-autoencoder.ts';
 import { trainInWorker } from '../../src/model/train-in-worker.ts';
 import type { PipelineStats } from '../../src/stream/pipeline.ts';
 import type { ScoredWindow } from '../../src/stream/ports.ts';
-import { type KafkaServer, startKafka } from '../../test/harness/kafka.ts';
+import { type KafkaServer, startKafka, untilLeadersServe } from '../../test/harness/kafka.ts';
 import { connectRawProducer, type RawRecord } from './raw-producer.ts';
 import { encodeValue, sensorName, sensorValue, trainingWindows } from './readings.ts';
 
@@ -302,20 +302,8 @@ async function createTopics(kafka: Kafka, topics: string[]): Promise<void> {
       topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS })),
       waitForLeaders: true,
     });
-    // Every partition's leader answers before the raw producer (no retries)
-    // writes: the metadata can name a leader a moment before it acts as one,
-    // and kafkajs gives up on that error at once, so ask again (up to 10 s).
-    for (const topic of topics) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await admin.fetchTopicOffsets(topic);
-          break;
-        } catch (error) {
-          if (attempt >= 100) throw error;
-          await sleep(100);
-        }
-      }
-    }
+    // The raw producer does not retry: every leader must serve first.
+    for (const topic of topics) await untilLeadersServe(admin, topic);
   } finally {
     await admin.disconnect();
   }

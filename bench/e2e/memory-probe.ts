@@ -2,10 +2,11 @@
  * Child process of the end-to-end benchmark's memory phase: how much memory
  * the per-sensor state of the daemon takes for many sensors. It fills the
  * pipeline's sliding-window store and one detector per sensor (the config
- * the environment gives, defaults otherwise, as the daemon builds them: shared frozen settings, the configured
- * `input.maxLatenessMs`, so every sensor's reorder buffer holds what it holds
- * in the daemon at one reading per second) directly, no Kafka and no model,
- * so the figure is the state alone. Runs in a fresh process (with
+ * the environment gives, defaults otherwise, as the daemon builds them:
+ * shared frozen settings, the configured `input.maxLatenessMs`, so every
+ * sensor's reorder buffer holds what it holds in the daemon at one reading
+ * per second) directly, no Kafka and no model, so the figure is the state
+ * alone. Runs in a fresh process (with
  * --expose-gc) so the baseline is not the parent's tfjs and Kafka client.
  *
  * The detectors can be measured in three states (`state`):

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { TsadError } from '../../src/errors.ts';
 import { ensureCommand } from './install.ts';
 import { freePorts } from './ports.ts';
@@ -218,4 +218,20 @@ async function waitForKafka(brokers: string, proc: ServerProcess): Promise<void>
       giveUpIf: () => diedReason(proc),
     },
   );
+}
+
+/**
+ * Waits until every partition of `topic` has a leader that serves it. After
+ * `createTopics({ waitForLeaders: true })` the metadata can name a leader a
+ * moment before that broker acts as one, and a produce without retries (the
+ * bench's raw producer) then fails with NOT_LEADER_OR_FOLLOWER. Listing
+ * offsets goes to each partition's leader; kafkajs gives up on that error at
+ * once, so it is asked again, for up to 10 s.
+ */
+export async function untilLeadersServe(admin: Admin, topic: string): Promise<void> {
+  await waitFor(() => admin.fetchTopicOffsets(topic), {
+    timeoutMs: 10_000,
+    intervalMs: 100,
+    what: `the leaders of ${topic}`,
+  });
 }

@@ -16,6 +16,7 @@ import { mulberry32 } from '../../../src/detector/seeded-random.ts';
 import { initBackend } from '../../../src/model/backend.ts';
 import { trainAutoencoder } from '../../../src/model/train.ts';
 import type { ScoredWindowSink } from '../../../src/stream/ports.ts';
+import { untilLeadersServe } from '../../harness/kafka.ts';
 import { services } from '../../harness/services.ts';
 
 export const WINDOW = 16;
@@ -104,25 +105,6 @@ export async function createTopic(admin: Admin, topic: string, partitions: numbe
     waitForLeaders: true,
   });
   await untilLeadersServe(admin, topic);
-}
-
-/**
- * The metadata can name a leader a moment before that broker acts as one: a
- * produce right after (the bench's raw producer does not retry) failed with
- * NOT_LEADER_OR_FOLLOWER on a just-started broker. Listing offsets goes to
- * each partition's leader; kafkajs gives up on that error at once, so this
- * asks again, for up to 10 s.
- */
-async function untilLeadersServe(admin: Admin, topic: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await admin.fetchTopicOffsets(topic);
-      return;
-    } catch (error) {
-      if (attempt >= 100) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
 }
 
 /** Produces messages in chunks with acks from all replicas. */

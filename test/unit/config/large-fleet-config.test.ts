@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { thresholdOptions } from '../../../src/app/daemon.ts';
 import { loadConfig } from '../../../src/config/load-config.ts';
+import { mulberry32 } from '../../../src/detector/seeded-random.ts';
 import {
   createThreshold,
   resolveThresholdConfig,
@@ -27,11 +28,8 @@ test('with the large-fleet settings a sensor’s SPOT holds at most 2,000 bytes 
   const config = loadConfig({ configFile: FILE, env: {} });
   const spot = createThreshold(resolveThresholdConfig(thresholdOptions(config)));
   // Float32 scores (as the model's are), about 2 % of them peaks.
-  let state = 7;
-  const next = () => {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    return Math.fround(state / 2 ** 31);
-  };
+  const random = mulberry32(7);
+  const next = () => Math.fround(random());
   let largest = 0;
   for (let i = 0; i < 499; i++) {
     spot.update(next());
