@@ -12,46 +12,37 @@
  * scores, so slow drift of the score level does not raise alarms.
  *
  * Memory (one instance per sensor, so every byte counts a hundred thousand
- * times; docs/performance.md): the initial batch (up to nInit values, freed
- * once fitted, reused by a new warm-up after `recalibrate()`), a ring of the
- * newest `maxPeaks` excesses with their truncation limits and, for DSPOT, a
- * ring of `depth` scores. The counts n and N_t are numbers, not buffers.
- * Both are classes, not closures: methods live once on the prototype instead
- * of a dozen closures (and their contexts) per sensor.
+ * times; docs/performance.md): while warming up, a summary of the initial
+ * batch (its largest values and a median estimate, warm-up-summary.ts: 416 B
+ * at `nInit` 1,000, freed once fitted); then a ring of the newest `maxPeaks`
+ * excesses with their truncation limits and, for DSPOT, a ring of `depth`
+ * scores. The counts n and N_t are numbers, not buffers. Both are classes,
+ * not closures: methods live once on the prototype instead of a dozen
+ * closures (and their contexts) per sensor.
  *
- * The initial batch is kept as float32 while every value is exactly a
- * float32 (the model's scores are: it computes them in float32), so t and the
- * median are exactly those of the float64 batch; the first value that is not
- * (DSPOT's deviations, scores from elsewhere) turns it into float64. The
- * peaks and their limits are float32: an excess then carries a relative
- * rounding of at most 2⁻²⁴ ≈ 6·10⁻⁸, no larger than the rounding the model's
- * float32 score itself already carries (|excess| ≤ |score| for positive
- * scores), and the tail fit is a smooth function of them, so z moves in its
- * seventh significant digit; tests compare verdicts with the float64 version.
+ * t and the first peaks are exactly those of the whole batch; the median
+ * (the calibration's lower anchor and the hysteresis baseline) is the P²
+ * estimate. The peaks and their limits are float32: an excess then carries a
+ * relative rounding of at most 2⁻²⁴ ≈ 6·10⁻⁸, no larger than the rounding
+ * the model's float32 score itself already carries (|excess| ≤ |score| for
+ * positive scores), and the tail fit is a smooth function of them, so z moves
+ * in its seventh significant digit; tests compare verdicts with the float64
+ * version that keeps the whole batch.
  */
 
 import { calibrateLinear, calibrateRatio } from './calibration.ts';
 import { fitTail, type GpdFit, gpdLogTail, gpdQuantile } from './gpd.ts';
 import type { AdaptiveThreshold, DspotConfig, SpotConfig, ThresholdVerdict } from './threshold.ts';
-
-/** The empirical quantile of sorted values, linear interpolation (type 7). */
-export function sortedQuantile(sorted: Float64Array, level: number): number {
-  const position = (sorted.length - 1) * level;
-  const below = Math.floor(position);
-  const above = Math.min(sorted.length - 1, below + 1);
-  const weight = position - below;
-  return sorted[below]! * (1 - weight) + sorted[above]! * weight;
-}
+import { WarmUpSummary } from './warm-up-summary.ts';
 
 /**
- * Buffers start small and double up to their configured size, and the
- * initial batch is freed once the tail is fitted: most sensors of a large
- * fleet hold a few dozen peaks, and 100,000 sensors at the full size each
- * would not fit the daemon's memory budget (docs/thresholds.md).
+ * The peaks buffer starts small and doubles up to its configured size: most
+ * sensors of a large fleet hold a few dozen peaks, and 100,000 sensors at the
+ * full size each would not fit the daemon's memory budget (docs/thresholds.md).
  */
 const FIRST_CAPACITY = 32;
 
-/** Shared by every instance until it stores its first value (never written: length 0). */
+/** Shared by every instance until it stores its first peak (never written: length 0). */
 const NONE = new Float32Array(0);
 
 function grownCapacity(length: number, limit: number): number {
@@ -60,7 +51,8 @@ function grownCapacity(length: number, limit: number): number {
 
 /** The SPOT model on a stream of values (raw scores for SPOT, deviations for DSPOT). */
 class SpotCore {
-  private initBatch: Float32Array | Float64Array = NONE;
+  /** The warm-up's summary, from its first value until the first fit. */
+  private warmUp: WarmUpSummary | null = null;
   /**
    * The peaks ring: excesses in [0, capacity) and, in [capacity, 2·capacity),
    * the excess each had to stay under to be learnt (z − t then; +∞ for the
@@ -69,7 +61,6 @@ class SpotCore {
    */
   private peakBuffer: Float32Array = NONE;
   private capacity = 0;
-  private initCount = 0;
   private peakHead = 0;
   private peakCount = 0;
   /** Scores counted (n) and peaks counted (N_t) since the initial batch; not capped by the ring. */
@@ -86,7 +77,7 @@ class SpotCore {
   constructor(private readonly config: Readonly<Omit<SpotConfig, 'method'>>) {}
 
   get ready(): boolean {
-    return this.initCount >= this.config.nInit;
+    return this.fit !== null;
   }
 
   get threshold(): number {
@@ -99,37 +90,22 @@ class SpotCore {
 
   /** Adds a warm-up value; fits the first model once the batch is complete. */
   addInitial(value: number): void {
-    let batch = this.initBatch;
-    if (batch instanceof Float32Array && Math.fround(value) !== value) {
-      // Not a float32: float64 from now on, so every value stays exact.
-      batch = Float64Array.from(batch);
-    }
-    if (this.initCount === batch.length) {
-      const next =
-        batch instanceof Float32Array
-          ? new Float32Array(grownCapacity(batch.length, this.config.nInit))
-          : new Float64Array(grownCapacity(batch.length, this.config.nInit));
-      next.set(batch);
-      batch = next;
-    }
-    batch[this.initCount++] = value;
-    this.initBatch = batch;
-    if (this.ready) this.initialise();
+    const { nInit, initQuantile } = this.config;
+    this.warmUp ??= WarmUpSummary.forQuantile(nInit, initQuantile);
+    this.warmUp.add(value);
+    if (this.warmUp.count >= nInit) this.initialise(this.warmUp);
   }
 
-  private initialise(): void {
-    const batch = this.initBatch.subarray(0, this.initCount);
-    const sorted = Float64Array.from(batch).sort();
-    this.t = sortedQuantile(sorted, this.config.initQuantile);
-    this.median = sortedQuantile(sorted, 0.5);
-    this.n = sorted.length;
+  private initialise(batch: WarmUpSummary): void {
+    this.t = batch.quantile(this.config.initQuantile);
+    this.median = batch.median();
+    this.n = batch.count;
     this.nPeaks = 0;
     this.peakHead = 0;
     this.peakCount = 0;
-    for (const value of batch) {
-      if (value > this.t) this.pushPeak(value - this.t, Number.POSITIVE_INFINITY);
-    }
-    this.initBatch = NONE;
+    for (const value of batch.valuesAbove(this.t))
+      this.pushPeak(value - this.t, Number.POSITIVE_INFINITY);
+    this.warmUp = null;
     this.refit();
   }
 
@@ -205,9 +181,7 @@ class SpotCore {
 
   /** Multiplies every learnt value by `scale` (a new model's score scale). */
   rescale(scale: number): void {
-    // A scaled float32 batch value need not be a float32: rescale in float64.
-    if (this.initBatch.length > 0) this.initBatch = Float64Array.from(this.initBatch);
-    for (let i = 0; i < this.initBatch.length; i++) this.initBatch[i]! *= scale;
+    this.warmUp?.rescale(scale);
     for (let i = 0; i < this.peakBuffer.length; i++) this.peakBuffer[i]! *= scale;
     this.t *= scale;
     this.median *= scale;
@@ -217,10 +191,9 @@ class SpotCore {
 
   /** Forgets everything and starts a new warm-up. */
   reset(): void {
-    this.initBatch = NONE;
+    this.warmUp = null;
     this.peakBuffer = NONE;
     this.capacity = 0;
-    this.initCount = 0;
     this.peakHead = 0;
     this.peakCount = 0;
     this.n = 0;
@@ -232,10 +205,9 @@ class SpotCore {
   /** An independent copy: same learnt state, own buffers of the same capacity. */
   copy(): SpotCore {
     const other = new SpotCore(this.config);
-    other.initBatch = this.initBatch.length > 0 ? this.initBatch.slice() : NONE;
+    other.warmUp = this.warmUp?.copy() ?? null;
     other.peakBuffer = this.peakBuffer.length > 0 ? this.peakBuffer.slice() : NONE;
     other.capacity = this.capacity;
-    other.initCount = this.initCount;
     other.peakHead = this.peakHead;
     other.peakCount = this.peakCount;
     other.n = this.n;
@@ -248,12 +220,9 @@ class SpotCore {
     return other;
   }
 
-  /**
-   * Bytes held now: at most 8·nInit while warming up (4·nInit for float32
-   * scores), then 4·2·maxPeaks.
-   */
+  /** Bytes held now: the warm-up summary (416 B at nInit 1,000), then at most 4·2·maxPeaks. */
   memoryBytes(): number {
-    return this.initBatch.byteLength + this.peakBuffer.byteLength;
+    return (this.warmUp?.memoryBytes() ?? 0) + this.peakBuffer.byteLength;
   }
 }
 
