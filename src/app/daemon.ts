@@ -31,6 +31,7 @@ import type { Reading, SensorWindow, WindowScorer } from '../detector/types.ts';
 import { TsadError } from '../errors.ts';
 import { initBackend } from '../model/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
+import { releaseLibraryPages } from '../model/library-pages.ts';
 import { loadAutoencoder } from '../model/load-autoencoder.ts';
 import { isSavableModel, type ModelRegistry, openModelRegistry } from '../model/registry.ts';
 import { trainInWorker } from '../model/train-in-worker.ts';
@@ -256,6 +257,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       });
     }
 
+    const libraryPages = createLibraryPageRelease(config, logger);
     const retraining = createRetraining({
       config,
       logger,
@@ -263,6 +265,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       registry,
       recalibrate: (scale) => detector.recalibrateAll(scale === null ? {} : { scale }),
       onOutcome: (outcome) => {
+        libraryPages.release('retraining');
         const next = models.current();
         if (outcome.outcome === 'promoted' && next) {
           metrics.modelLoaded(next.version, modelCreatedAt(next));
@@ -282,7 +285,10 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         void registerColdStartModel(registry, model, logger);
         retraining.start();
       },
-      onTraining: (outcome, seconds) => metrics.trainingRun(outcome, seconds),
+      onTraining: (outcome, seconds) => {
+        metrics.trainingRun(outcome, seconds);
+        libraryPages.release('cold start');
+      },
     });
     if (models.current() !== null) retraining.start();
 
@@ -354,6 +360,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         ? 'daemon started'
         : `daemon started; cold start: collecting ${config.model.warmupWindows} windows`,
     );
+    libraryPages.release('start');
   };
 
   return {
@@ -507,6 +514,38 @@ function createColdStart(deps: ColdStartDeps) {
     async stop() {
       abort.abort(new Error('daemon stopping'));
       await training;
+    },
+  };
+}
+
+/**
+ * Drops the TensorFlow library's pages that loading it (at start) or a
+ * training left resident, when `model.releaseLibraryPages` is on
+ * (src/model/library-pages.ts). Says once why it cannot.
+ */
+function createLibraryPageRelease(
+  config: Config,
+  logger: Logger,
+): { release(after: string): void } {
+  let unavailable = false;
+  return {
+    release(after) {
+      if (!config.model.releaseLibraryPages || unavailable) return;
+      const result = releaseLibraryPages();
+      if (!result.released) {
+        unavailable = true;
+        logger.info({ reason: result.reason }, 'TensorFlow library pages stay resident');
+        return;
+      }
+      const mb = (bytes: number) => Math.round(bytes / 1e6);
+      logger.info(
+        {
+          after,
+          residentFileMb: mb(result.residentFileAfter),
+          before: mb(result.residentFileBefore),
+        },
+        'released the TensorFlow library pages left resident',
+      );
     },
   };
 }

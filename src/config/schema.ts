@@ -161,6 +161,12 @@ const model = z
     warmupWindows: int(1)
       .default(500)
       .describe('Windows collected (over all sensors) before the cold-start model is trained.'),
+    releaseLibraryPages: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Once the model is ready and after each training, drop the pages of the native TensorFlow library that loading it left resident (about 300 MB; madvise MADV_PAGEOUT, Linux); they are read again when used.',
+      ),
     scoreInWorker: z
       .boolean()
       .default(true)
