@@ -21,6 +21,7 @@ import {
 import { kafkaClientOptions } from '../../config/kafka-client-options.ts';
 import type { Config } from '../../config/schema.ts';
 import { initBackend } from '../../model/backend.ts';
+import { releaseLibraryPages } from '../../model/library-pages.ts';
 import { type CliContext, EXIT } from '../context.ts';
 
 /** How a check came out: `skip` = not configured; `warn` = works, but look at it. */
@@ -263,6 +264,18 @@ export function registerDoctor(program: Command, context: CliContext): void {
         checkPrometheus(config.prometheus.url, timeoutMs),
         checkMetricsPort(config.metrics),
       ]);
+      // What the daemon's model.releaseLibraryPages would do in this install.
+      const pages = info.backend === 'tensorflow' ? releaseLibraryPages() : undefined;
+      const libraryPages =
+        pages === undefined
+          ? null
+          : pages.released
+            ? {
+                released: true,
+                residentFileMbBefore: Math.round(pages.residentFileBefore / 1e6),
+                residentFileMbAfter: Math.round(pages.residentFileAfter / 1e6),
+              }
+            : { released: false, reason: pages.reason };
       const services = { kafka, influx, prometheus, metricsPort };
       const ok = Object.values(services).every((c) => c.status !== 'fail');
       const report = {
@@ -271,6 +284,7 @@ export function registerDoctor(program: Command, context: CliContext): void {
         tfjsVersion: info.tfjsVersion,
         native: info.backend === 'tensorflow',
         fallbackReason: info.fallbackReason ?? null,
+        libraryPages,
         services,
         ok,
       };
@@ -282,6 +296,13 @@ export function registerDoctor(program: Command, context: CliContext): void {
             ? `backend: tensorflow (native, libtensorflow ${info.tensorflowVersion})`
             : `backend: ${info.backend} (FALLBACK: ${info.fallbackReason})`,
         ];
+        if (libraryPages?.released) {
+          lines.push(
+            `library pages: released (resident file pages ${libraryPages.residentFileMbBefore} → ${libraryPages.residentFileMbAfter} MB)`,
+          );
+        } else if (libraryPages) {
+          lines.push(`library pages: stay resident — ${libraryPages.reason}`);
+        }
         for (const [name, check] of Object.entries(services)) {
           const target = check.target === null ? '' : ` ${check.target}`;
           lines.push(`${name}: ${MARK[check.status]}${target} — ${check.detail}`);

@@ -17,6 +17,11 @@ interface Check {
 interface Report {
   backend: string;
   tensorflowVersion: string;
+  libraryPages: {
+    released: boolean;
+    residentFileMbBefore?: number;
+    residentFileMbAfter?: number;
+  } | null;
   ok: boolean;
   services: Record<'kafka' | 'influx' | 'prometheus' | 'metricsPort', Check>;
 }
@@ -51,6 +56,13 @@ describe('tsad doctor', () => {
     const report = JSON.parse(stdout) as Report;
     assert.equal(typeof report.backend, 'string');
     assert.equal(report.ok, true);
+    // On the native backend the install has built native/page-out (CI does).
+    if (report.backend === 'tensorflow') {
+      assert.equal(report.libraryPages?.released, true, JSON.stringify(report.libraryPages));
+      assert.ok(
+        report.libraryPages.residentFileMbAfter! < report.libraryPages.residentFileMbBefore!,
+      );
+    }
     // The default topics may not exist on the test broker: that is a warning, not a failure.
     assert.ok(['ok', 'warn'].includes(report.services.kafka.status), report.services.kafka.detail);
     assert.match(report.services.kafka.detail, /broker\(s\)/);
