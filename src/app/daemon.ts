@@ -531,7 +531,13 @@ function createLibraryPageRelease(
   return {
     release(after) {
       if (!config.model.releaseLibraryPages || unavailable) return;
-      const result = releaseLibraryPages();
+      let result: ReturnType<typeof releaseLibraryPages>;
+      try {
+        result = releaseLibraryPages();
+      } catch (error) {
+        // Memory only: never worth stopping the daemon for.
+        result = { released: false, reason: (error as Error).message };
+      }
       if (!result.released) {
         unavailable = true;
         logger.info({ reason: result.reason }, 'TensorFlow library pages stay resident');
