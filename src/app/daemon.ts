@@ -339,7 +339,9 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     teardown.push('close pipeline', () => activePipeline.close());
     teardown.push('close input', () => source.close());
     teardown.push('commit offsets', () => source.commit());
-    teardown.push('drain pipeline', () => activePipeline.drain());
+    // Half the stop's budget for releasing readings that wait for reordering
+    // leaves the rest for scoring what is in flight and committing offsets.
+    teardown.push('drain pipeline', () => activePipeline.drain(config.shutdown.timeoutMs / 2));
     teardown.push('stop consuming', () => source.stopConsuming());
     teardown.push('stop retraining', () => retraining.stop());
     teardown.push('stop cold-start training', () => coldStart.stop());

@@ -180,8 +180,11 @@ export interface WindowStore<A> {
    * are out (a sensor's stale readings go together, so order is kept).
    */
   flushStale(olderThan: number, limit?: number): WindowStep<A>;
-  /** Releases every waiting reading (at shutdown, so nothing stays unwindowed). */
-  flushAll(): WindowStep<A>;
+  /**
+   * Releases every waiting reading (the input ended, so nothing stays
+   * unwindowed), or sensor by sensor until about `limit` are out.
+   */
+  flushAll(limit?: number): WindowStep<A>;
   /**
    * Drops the state of the sensors whose origin matches (partition revoked).
    * Returns the acks of readings that were waiting: the caller abandons them.
@@ -459,9 +462,15 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
       }
       return out;
     },
-    flushAll() {
+    flushAll(limit = Number.POSITIVE_INFINITY) {
       const out = emptyStep();
-      for (const s of sensors.values()) release(s, s.pending?.length ?? 0, out);
+      let released = 0;
+      for (const s of sensors.values()) {
+        if (released >= limit) break;
+        const n = s.pending?.length ?? 0;
+        release(s, n, out);
+        released += n;
+      }
       return out;
     },
     dropSensors(match) {
@@ -508,8 +517,8 @@ export interface SlidingWindowOperatorOptions<A> {
    * check (or for their watermark).
    */
   staleBudget?: () => number;
-  /** Each emission releases every waiting reading (a drain before shutdown). */
-  flush?: Observable<unknown>;
+  /** Each emission releases about that many waiting readings (a drain before shutdown). */
+  flush?: Observable<number>;
   scheduler?: SchedulerLike;
 }
 
@@ -550,7 +559,7 @@ export function slidingWindow<A>(
               this.schedule(undefined, staleCheckMs);
             }, staleCheckMs)
           : undefined;
-      const flushing = options.flush?.subscribe(() => emit(store.flushAll()));
+      const flushing = options.flush?.subscribe((limit) => emit(store.flushAll(limit)));
       // Reused while a step emits no window (most readings at stride > 1);
       // a step with windows keeps its arrays (their acks wait for the windows).
       let scratch: WindowStep<A> = { windows: [], acks: [], drops: [] };

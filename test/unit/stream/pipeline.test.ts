@@ -6,6 +6,7 @@ import {
   alignChannels,
   createPipeline,
   type PipelineDetector,
+  type PipelineOptions,
 } from '../../../src/stream/pipeline.ts';
 import {
   type AlertLike,
@@ -104,7 +105,13 @@ function message(offset: number, value: unknown, acked: number[], partition = 0)
   };
 }
 
-function setup(overrides: { scorer?: WindowScorer | undefined; alertFailures?: number } = {}) {
+function setup(
+  overrides: {
+    scorer?: WindowScorer | undefined;
+    alertFailures?: number;
+    options?: Partial<PipelineOptions>;
+  } = {},
+) {
   const scorer = 'scorer' in overrides ? overrides.scorer : fakeScorer();
   const detector = fakeDetector();
   const alerts: FakeAlert[] = [];
@@ -125,6 +132,7 @@ function setup(overrides: { scorer?: WindowScorer | undefined; alertFailures?: n
       maxBatchSize: 4,
       maxDelayMs: 5,
       maxRetryDelayMs: 5,
+      ...overrides.options,
     },
     scorer: () => scorer,
     detector,
@@ -320,6 +328,49 @@ describe('pipeline', () => {
     );
     assert.deepEqual(detector.forgotten, ['b']);
     await pipeline.close();
+  });
+
+  it('drains readings waiting for reordering a high-water mark at a time, then acks them', async () => {
+    const scorer = fakeScorer();
+    const { pipeline, detector } = setup({
+      scorer,
+      options: {
+        window: { size: 3, stride: 1, maxLatenessMs: 60_000 },
+        highWaterMark: 4,
+        staleAfterMs: 60_000,
+      },
+    });
+    let mostInFlight = 0;
+    const scoreBatch = scorer.scoreBatch;
+    scorer.scoreBatch = (windows) => {
+      mostInFlight = Math.max(mostInFlight, pipeline.inFlight());
+      return scoreBatch(windows);
+    };
+    const acked: number[] = [];
+    let offset = 0;
+    for (const sensor of ['a', 'b', 'c', 'd', 'e'])
+      for (const ts of [1, 2, 3, 4])
+        pipeline.push(message(offset++, { sensor, ts, value: ts }, acked));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(detector.seen.length, 0, 'every reading waits for the watermark');
+    await pipeline.drain();
+    assert.equal(acked.length, 20);
+    assert.equal(detector.seen.length, 10, 'two windows of each sensor');
+    assert.ok(mostInFlight <= 4, `at most the high-water mark in flight (saw ${mostInFlight})`);
+    await pipeline.close();
+  });
+
+  it('leaves readings still waiting when the drain runs out of time un-acked, and close scores none', async () => {
+    const { pipeline, detector } = setup({
+      options: { window: { size: 3, stride: 1, maxLatenessMs: 60_000 }, staleAfterMs: 60_000 },
+    });
+    const acked: number[] = [];
+    for (const ts of [1, 2, 3, 4])
+      pipeline.push(message(ts, { sensor: 's', ts, value: ts }, acked));
+    await pipeline.drain(0);
+    await pipeline.close();
+    assert.deepEqual(acked, []);
+    assert.equal(detector.seen.length, 0);
   });
 
   it('reports work in flight and lets a source wait for it', async () => {

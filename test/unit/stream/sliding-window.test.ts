@@ -189,6 +189,17 @@ describe('window store', () => {
     );
   });
 
+  it('flushes whole sensors until about a limit of waiting readings are out', () => {
+    const store = createWindowStore<number>({ ...base, maxLatenessMs: 1_000 });
+    for (const sensor of ['a', 'b', 'c']) for (const ts of [1, 2]) store.push(item(ts, ts, sensor));
+    assert.equal(store.pendingCount(), 6);
+    const first = store.flushAll(3);
+    assert.deepEqual(first.acks, [1, 2, 1, 2], 'a and b: the limit is reached within b');
+    assert.equal(store.pendingCount(), 2);
+    assert.deepEqual(store.flushAll().acks, [1, 2]);
+    assert.equal(store.pendingCount(), 0);
+  });
+
   it('drops the state of sensors from a revoked origin and hands back their waiting acks', () => {
     const store = createWindowStore<number>({ ...base, maxLatenessMs: 1_000 });
     store.push(item(1, 1, 'a', 'in:0'));
