@@ -43,6 +43,8 @@ export interface MemorySample {
   heapUsedBytes: number | null;
   externalBytes: number | null;
   windowsScored: number | null;
+  /** Trainings finished so far, the cold start's included (whether a peak is a training). */
+  trainings: number | null;
 }
 
 /** The settled part of a run: from the third sample after the first scored window. */
@@ -107,6 +109,7 @@ export async function runDaemonMemoryBench(options: DaemonMemoryOptions) {
       heapUsedBytes: metrics['nodejs_heap_size_used_bytes'] ?? null,
       externalBytes: metrics['nodejs_external_memory_bytes'] ?? null,
       windowsScored: metrics['tsad_windows_scored_total'] ?? null,
+      trainings: metrics['tsad_training_duration_seconds_count'] ?? null,
     };
     samples.push(sample);
     options.log(`  ${JSON.stringify(sample)}`);

@@ -11,6 +11,7 @@ function sample(seconds: number, rssKb: number, windowsScored: number | null): M
     heapUsedBytes: rssKb * 100,
     externalBytes: 0,
     windowsScored,
+    trainings: null,
   };
 }
 
