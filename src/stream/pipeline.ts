@@ -568,7 +568,10 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
     async drain(releaseForMs = Number.POSITIVE_INFINITY) {
       const until = now() + releaseForMs;
       while (store.pendingCount() > 0 && !aborted && now() < until) {
+        const waiting = store.pendingCount();
         flushWindows.next(Math.max(1, o.highWaterMark - windowsInFlight - sendsInFlight));
+        // Nothing released (the window stream has ended): what waits stays un-acked.
+        if (store.pendingCount() >= waiting) break;
         flushBatch.next();
         await waitFor(Math.floor(o.highWaterMark / 2));
       }

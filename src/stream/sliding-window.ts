@@ -182,7 +182,8 @@ export interface WindowStore<A> {
   flushStale(olderThan: number, limit?: number): WindowStep<A>;
   /**
    * Releases every waiting reading (the input ended, so nothing stays
-   * unwindowed), or sensor by sensor until about `limit` are out.
+   * unwindowed), or, given a limit, whole sensors, origin by origin in name
+   * order, until about `limit` are out.
    */
   flushAll(limit?: number): WindowStep<A>;
   /**
@@ -464,12 +465,29 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
     },
     flushAll(limit = Number.POSITIVE_INFINITY) {
       const out = emptyStep();
-      let released = 0;
+      if (pendingTotal === 0) return out;
+      if (limit === Number.POSITIVE_INFINITY) {
+        for (const s of sensors.values()) release(s, s.pending?.length ?? 0, out);
+        return out;
+      }
+      // Origin by origin (in name order, the same on every call), so that a
+      // drain cut short leaves some partitions wholly released, whose offsets
+      // can then be committed, rather than every partition a little.
+      const byOrigin = new Map<string, SensorState<A>[]>();
       for (const s of sensors.values()) {
-        if (released >= limit) break;
-        const n = s.pending?.length ?? 0;
-        release(s, n, out);
-        released += n;
+        if ((s.pending?.length ?? 0) === 0) continue;
+        const group = byOrigin.get(s.origin);
+        if (group) group.push(s);
+        else byOrigin.set(s.origin, [s]);
+      }
+      let released = 0;
+      for (const origin of [...byOrigin.keys()].sort()) {
+        for (const s of byOrigin.get(origin)!) {
+          if (released >= limit) return out;
+          const n = s.pending!.length;
+          release(s, n, out);
+          released += n;
+        }
       }
       return out;
     },

@@ -330,7 +330,7 @@ describe('pipeline', () => {
     await pipeline.close();
   });
 
-  it('drains readings waiting for reordering a high-water mark at a time, then acks them', async () => {
+  it('drains readings waiting for reordering a high-water mark at a time, then acks them', async (t) => {
     const scorer = fakeScorer();
     const { pipeline, detector } = setup({
       scorer,
@@ -340,10 +340,13 @@ describe('pipeline', () => {
         staleAfterMs: 60_000,
       },
     });
+    t.after(() => pipeline.close());
+    // A slow scorer, so the drain has to wait for the windows it released.
     let mostInFlight = 0;
     const scoreBatch = scorer.scoreBatch;
-    scorer.scoreBatch = (windows) => {
+    scorer.scoreBatch = async (windows) => {
       mostInFlight = Math.max(mostInFlight, pipeline.inFlight());
+      await new Promise((resolve) => setTimeout(resolve, 5));
       return scoreBatch(windows);
     };
     const acked: number[] = [];
@@ -354,16 +357,17 @@ describe('pipeline', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(detector.seen.length, 0, 'every reading waits for the watermark');
     await pipeline.drain();
+    assert.equal(pipeline.inFlight(), 0, 'the drain returns once idle');
     assert.equal(acked.length, 20);
     assert.equal(detector.seen.length, 10, 'two windows of each sensor');
     assert.ok(mostInFlight <= 4, `at most the high-water mark in flight (saw ${mostInFlight})`);
-    await pipeline.close();
   });
 
-  it('leaves readings still waiting when the drain runs out of time un-acked, and close scores none', async () => {
+  it('leaves readings still waiting when the drain runs out of time un-acked, and close scores none', async (t) => {
     const { pipeline, detector } = setup({
       options: { window: { size: 3, stride: 1, maxLatenessMs: 60_000 }, staleAfterMs: 60_000 },
     });
+    t.after(() => pipeline.close());
     const acked: number[] = [];
     for (const ts of [1, 2, 3, 4])
       pipeline.push(message(ts, { sensor: 's', ts, value: ts }, acked));

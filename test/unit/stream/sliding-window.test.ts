@@ -189,14 +189,20 @@ describe('window store', () => {
     );
   });
 
-  it('flushes whole sensors until about a limit of waiting readings are out', () => {
+  it('flushes whole sensors, origin by origin, until about a limit of waiting readings are out', () => {
     const store = createWindowStore<number>({ ...base, maxLatenessMs: 1_000 });
-    for (const sensor of ['a', 'b', 'c']) for (const ts of [1, 2]) store.push(item(ts, ts, sensor));
+    const sensors = [
+      { sensor: 'a', origin: 'in:1', ts: [1, 2] },
+      { sensor: 'b', origin: 'in:0', ts: [3, 4] },
+      { sensor: 'c', origin: 'in:1', ts: [5, 6] },
+    ];
+    for (const { sensor, origin, ts } of sensors)
+      for (const t of ts) store.push(item(t, t, sensor, origin));
     assert.equal(store.pendingCount(), 6);
     const first = store.flushAll(3);
-    assert.deepEqual(first.acks, [1, 2, 1, 2], 'a and b: the limit is reached within b');
+    assert.deepEqual(first.acks, [3, 4, 1, 2], 'in:0 first (b), then in:1 until the limit (a)');
     assert.equal(store.pendingCount(), 2);
-    assert.deepEqual(store.flushAll().acks, [1, 2]);
+    assert.deepEqual(store.flushAll().acks, [5, 6]);
     assert.equal(store.pendingCount(), 0);
   });
 
