@@ -218,6 +218,8 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
       }
     }
   };
+  /** Windows and sends that may still enter before the high-water mark. */
+  const roomUnderMark = () => o.highWaterMark - windowsInFlight - sendsInFlight;
   const waitFor = (level: number) =>
     windowsInFlight + sendsInFlight <= level
       ? Promise.resolve()
@@ -450,7 +452,7 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
       staleCheckMs: Math.max(10, Math.min(1_000, o.staleAfterMs / 2)),
       staleAfterMs: o.staleAfterMs,
       // Stale readings enter beside the source's backpressure: only as many as fit under the mark.
-      staleBudget: () => o.highWaterMark - windowsInFlight - sendsInFlight,
+      staleBudget: roomUnderMark,
       flush: flushWindows,
       ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
     }),
@@ -569,7 +571,7 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
       const until = now() + releaseForMs;
       while (store.pendingCount() > 0 && !aborted && now() < until) {
         const waiting = store.pendingCount();
-        flushWindows.next(Math.max(1, o.highWaterMark - windowsInFlight - sendsInFlight));
+        flushWindows.next(Math.max(1, roomUnderMark()));
         // Nothing released (the window stream has ended): what waits stays un-acked.
         if (store.pendingCount() >= waiting) break;
         flushBatch.next();
