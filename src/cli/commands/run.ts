@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { createDaemon } from '../../app/daemon.ts';
 import { createLogger } from '../../app/logger.ts';
+import { applyRuntimeFlags } from '../../app/runtime-flags.ts';
 import {
   addConfigOptions,
   COMMON_CONFIG_FLAGS,
@@ -39,6 +40,8 @@ export function registerRun(program: Command, context: CliContext): void {
   addConfigOptions(run, RUN_FLAGS).action(async (options: ConfigCommandOptions) => {
     const config = loadCommandConfig(options, RUN_FLAGS);
     const logger = createLogger(config.log);
+    const v8Flags = applyRuntimeFlags(config.runtime);
+    if (v8Flags.length > 0) logger.info({ v8Flags }, 'V8 flags set from runtime.*');
     const daemon = createDaemon({ config, logger, stdout: context.stdout });
     const signal = context.shutdownSignal;
     const stopRequested = new Promise<string>((resolve) => {
