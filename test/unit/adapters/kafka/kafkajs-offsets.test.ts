@@ -1,0 +1,114 @@
+/**
+ * kafkajs is patched (patches/kafkajs+2.2.4.patch, applied by patch-package at
+ * install) so that it does not parse a record batch's first offset and
+ * timestamp from their decimal strings once per record, nor each message's
+ * offset into a Long to compare it with the fetched offset. These tests pin
+ * what the patched code must still return, offsets beyond 2^53 included.
+ */
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { test } from 'node:test';
+
+const require = createRequire(import.meta.url);
+const Long = require('kafkajs/src/utils/long');
+const Encoder = require('kafkajs/src/protocol/encoder');
+const Decoder = require('kafkajs/src/protocol/decoder');
+const { RecordBatch: encodeRecordBatch } = require('kafkajs/src/protocol/recordBatch/v0');
+const decodeRecordBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder');
+const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0');
+const Batch = require('kafkajs/src/consumer/batch');
+
+interface DecodedRecord {
+  offset: string;
+  timestamp: string;
+  value: Buffer;
+}
+
+async function roundTrip(firstOffset: string, firstTimestamp: string, count: number) {
+  const records = Array.from({ length: count }, (_, i) =>
+    encodeRecord({
+      offsetDelta: i,
+      timestampDelta: 1000 * i,
+      key: null,
+      value: Buffer.from(`v${i}`),
+    }),
+  );
+  const encoded = await encodeRecordBatch({
+    firstOffset: Long.fromString(firstOffset),
+    firstTimestamp: Long.fromString(firstTimestamp),
+    maxTimestamp: Long.fromString(firstTimestamp),
+    lastOffsetDelta: count - 1,
+    records,
+  });
+  const buffer = new Encoder().writeEncoder(encoded).buffer;
+  const batch = await decodeRecordBatch(new Decoder(buffer));
+  return batch.records as DecodedRecord[];
+}
+
+test('each record of a batch gets the batch first offset and timestamp plus its deltas, past 2^53 too', async () => {
+  const records = await roundTrip('9007199254740990', '1764400000000', 5);
+  assert.deepEqual(
+    records.map((r) => r.offset),
+    [
+      '9007199254740990',
+      '9007199254740991',
+      '9007199254740992',
+      '9007199254740993',
+      '9007199254740994',
+    ],
+  );
+  assert.deepEqual(
+    records.map((r) => r.timestamp),
+    ['1764400000000', '1764400001000', '1764400002000', '1764400003000', '1764400004000'],
+  );
+  assert.deepEqual(
+    records.map((r) => r.value.toString()),
+    ['v0', 'v1', 'v2', 'v3', 'v4'],
+  );
+});
+
+test('a second batch decodes from its own first offset, not the previous batch’s', async () => {
+  await roundTrip('100', '1764400000000', 3);
+  const records = await roundTrip('7', '1764500000000', 2);
+  assert.deepEqual(
+    records.map((r) => [r.offset, r.timestamp]),
+    [
+      ['7', '1764500000000'],
+      ['8', '1764500001000'],
+    ],
+  );
+});
+
+const messages = (offsets: string[]) => ({
+  partition: 0,
+  highWatermark: '100',
+  abortedTransactions: [],
+  messages: offsets.map((offset) => ({ offset, isControlRecord: false })),
+});
+
+test('a fetched batch keeps the messages at or after the fetched offset', () => {
+  const batch = new Batch('t', '5', messages(['3', '4', '5', '6', '7']));
+  assert.deepEqual(
+    batch.messages.map((m: { offset: string }) => m.offset),
+    ['5', '6', '7'],
+  );
+  // The fetched offset may come as a Long as well as a string.
+  const fromLong = new Batch('t', Long.fromNumber(6), messages(['5', '6']));
+  assert.deepEqual(
+    fromLong.messages.map((m: { offset: string }) => m.offset),
+    ['6'],
+  );
+});
+
+test('offsets past 2^53, which numbers cannot tell apart, are compared exactly', () => {
+  // As numbers 9007199254740992 and ...993 are equal; as Longs they differ.
+  const batch = new Batch(
+    't',
+    '9007199254740993',
+    messages(['9007199254740992', '9007199254740993', '9007199254740994']),
+  );
+  assert.deepEqual(
+    batch.messages.map((m: { offset: string }) => m.offset),
+    ['9007199254740993', '9007199254740994'],
+  );
+});
