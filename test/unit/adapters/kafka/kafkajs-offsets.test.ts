@@ -22,6 +22,7 @@ interface DecodedRecord {
   offset: string;
   timestamp: string;
   value: Buffer;
+  batchContext: { firstOffsetLong?: unknown };
 }
 
 async function roundTrip(firstOffset: string, firstTimestamp: string, count: number) {
@@ -65,6 +66,15 @@ test('each record of a batch gets the batch first offset and timestamp plus its 
     records.map((r) => r.value.toString()),
     ['v0', 'v1', 'v2', 'v3', 'v4'],
   );
+});
+
+test('the patch is applied: the batch parses its first offset once, for all its records', async () => {
+  // Without patches/kafkajs+2.2.4.patch (patch-package did not run, or kafkajs
+  // changed) the offsets above are still right, only slower; this says so.
+  const records = await roundTrip('42', '1764400000000', 3);
+  const shared = records[0]!.batchContext;
+  assert.ok(shared.firstOffsetLong, 'kafkajs is not patched: run `npx patch-package`');
+  for (const record of records) assert.equal(record.batchContext, shared);
 });
 
 test('a second batch decodes from its own first offset, not the previous batch’s', async () => {
