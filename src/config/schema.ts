@@ -412,7 +412,7 @@ const runtime = z
       .boolean()
       .default(false)
       .describe(
-        "`tsad run` sets V8's `--optimize-for-size` as it starts: the JavaScript heap is collected sooner and kept smaller (about 450 MB less resident memory at 100,000 sensors) at the cost of about 30 % fewer windows scored per second. For very large fleets (deploy/config/large-fleet.yaml).",
+        "`tsad run` sets V8's `--optimize-for-size` as it starts: the JavaScript heap is collected sooner and kept smaller (about 400 MB less resident memory at 100,000 sensors) at the cost of about a third fewer windows scored per second. For very large fleets (deploy/config/large-fleet.yaml).",
       ),
   })
   .prefault({});
