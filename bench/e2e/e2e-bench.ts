@@ -559,6 +559,11 @@ async function throughputPhase(
   return result;
 }
 
+/** The value at quantile p of an ascending, non-empty list (nearest rank, no interpolation). */
+function nearestRank(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
 /** Replays of the model-only pass; the rate is their median. */
 const MODEL_ONLY_REPEATS = 3;
 
@@ -605,7 +610,10 @@ async function modelOnlyRate(
     if (sink.length === 0) return { median: 0, passes: [] };
     rates.push(total / seconds);
   }
-  const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)]!;
+  const median = nearestRank(
+    [...rates].sort((a, b) => a - b),
+    0.5,
+  );
   return { median, passes: rates.map(Math.round) };
 }
 
@@ -670,8 +678,7 @@ async function latencyPhase(
   const sent = (producer as { sent?: number; seconds?: number }).sent ?? 0;
   const seconds = (producer as { seconds?: number }).seconds ?? o.latencySeconds;
   latencies.sort((a, b) => a - b);
-  const q = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+  const q = (p: number) => nearestRank(latencies, p);
   const result: LatencyResult = {
     stride,
     targetRate,
