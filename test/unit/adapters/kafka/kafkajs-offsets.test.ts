@@ -1,9 +1,11 @@
 /**
  * kafkajs is patched (patches/kafkajs+2.2.4.patch, applied by patch-package at
  * install) so that it does not parse a record batch's first offset and
- * timestamp from their decimal strings once per record, nor each message's
- * offset into a Long to compare it with the fetched offset. These tests pin
- * what the patched code must still return, offsets beyond 2^53 included.
+ * timestamp from their decimal strings once per record, adds the records'
+ * deltas to them as numbers while that is exact, reads short varlongs without
+ * a Long per byte, and does not parse each message's offset into a Long to
+ * compare it with the fetched offset. These tests pin what the patched code
+ * must still return, values beyond 2^53 included.
  */
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -22,14 +24,19 @@ interface DecodedRecord {
   offset: string;
   timestamp: string;
   value: Buffer;
-  batchContext: { firstOffsetLong?: unknown };
+  batchContext: { firstOffsetParsed?: unknown };
 }
 
-async function roundTrip(firstOffset: string, firstTimestamp: string, count: number) {
+async function roundTrip(
+  firstOffset: string,
+  firstTimestamp: string,
+  count: number,
+  timestampDelta: (i: number) => number | string = (i) => 1000 * i,
+) {
   const records = Array.from({ length: count }, (_, i) =>
     encodeRecord({
       offsetDelta: i,
-      timestampDelta: 1000 * i,
+      timestampDelta: Long.fromValue(timestampDelta(i)),
       key: null,
       value: Buffer.from(`v${i}`),
     }),
@@ -73,8 +80,79 @@ test('the patch is applied: the batch parses its first offset once, for all its 
   // changed) the offsets above are still right, only slower; this says so.
   const records = await roundTrip('42', '1764400000000', 3);
   const shared = records[0]!.batchContext;
-  assert.ok(shared.firstOffsetLong, 'kafkajs is not patched: run `npx patch-package`');
+  assert.ok(shared.firstOffsetParsed, 'kafkajs is not patched: run `npx patch-package`');
   for (const record of records) assert.equal(record.batchContext, shared);
+});
+
+test('timestamps past 2^53, and deltas that go back in time, are added exactly', async () => {
+  // Producers set record timestamps, in any order; the deltas may be negative.
+  const back = await roundTrip('0', '1764400000000', 3, (i) => [0, -5000, 250][i]!);
+  assert.deepEqual(
+    back.map((r) => r.timestamp),
+    ['1764400000000', '1764399995000', '1764400000250'],
+  );
+  // Past 2^53 a number cannot hold every timestamp: 9007199254740993 has no double.
+  const large = await roundTrip('0', '9007199254740990', 4, (i) => i);
+  assert.deepEqual(
+    large.map((r) => r.timestamp),
+    ['9007199254740990', '9007199254740991', '9007199254740992', '9007199254740993'],
+  );
+  const negative = await roundTrip('0', '-9007199254740990', 2, (i) => -3 * i);
+  assert.deepEqual(
+    negative.map((r) => r.timestamp),
+    ['-9007199254740990', '-9007199254740993'],
+  );
+  // A delta past 2^53 is inexact as a number even when the sum would be small.
+  const wide = await roundTrip('0', '9007199254740990', 2, (i) => ['0', '-9007199254740993'][i]!);
+  assert.deepEqual(
+    wide.map((r) => r.timestamp),
+    ['9007199254740990', '-3'],
+  );
+  // So is a first timestamp past 2^53, even when the sum is back below it.
+  const back2 = await roundTrip('0', '9007199254740993', 2, (i) => -10 * i);
+  assert.deepEqual(
+    back2.map((r) => r.timestamp),
+    ['9007199254740993', '9007199254740983'],
+  );
+});
+
+test('varlongs of every length read back as the Long written', () => {
+  const values = [
+    '0',
+    '1',
+    '-1',
+    '63',
+    '-64',
+    '64',
+    '-65',
+    '8191',
+    '8192',
+    '1764400000000',
+    '-1764400000000',
+    // 2^48 - 1 and 2^48: the last that fits seven bytes and the first that does not.
+    '281474976710655',
+    '281474976710656',
+    '-281474976710656',
+    '-281474976710657',
+    '9007199254740991',
+    '9007199254740993',
+    '-9007199254740993',
+    '9223372036854775807',
+    '-9223372036854775808',
+  ];
+  for (let shift = 0; shift < 63; shift += 5) {
+    values.push(
+      Long.ONE.shiftLeft(shift).toString(),
+      Long.ONE.shiftLeft(shift).negate().toString(),
+    );
+  }
+  const encoder = new Encoder();
+  for (const value of values) encoder.writeVarLong(Long.fromString(value));
+  encoder.writeInt8(42);
+  const decoder = new Decoder(encoder.buffer);
+  for (const value of values) assert.equal(decoder.readVarLong().toString(), value, value);
+  // Every byte consumed, no more: the next field reads right.
+  assert.equal(decoder.readInt8(), 42);
 });
 
 test('a second batch decodes from its own first offset, not the previous batch’s', async () => {
