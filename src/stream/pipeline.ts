@@ -226,16 +226,25 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
       : new Promise<void>((resolve) => waiters.push({ level, resolve }));
 
   // Decoders are cached per model channel set: a loaded model fixes the channels readings must carry.
-  let decoder = { key: '', decode: createDecoder(o.decode) };
+  // A model's channel array is the same from message to message; only a new one is sorted and compared.
+  let decoder: {
+    channels: readonly string[] | undefined;
+    key: string;
+    decode: ReturnType<typeof createDecoder>;
+  } = { channels: undefined, key: '', decode: createDecoder(o.decode) };
   const decoderFor = (scorer: WindowScorer | undefined) => {
-    const channels = scorer ? [...scorer.channels].sort() : undefined;
+    const modelChannels = scorer?.channels;
+    if (modelChannels === decoder.channels) return decoder.decode;
+    const channels = modelChannels ? [...modelChannels].sort() : undefined;
     const key = channels?.join('\u0000') ?? '';
-    if (key !== decoder.key) {
-      decoder = {
-        key,
-        decode: createDecoder(channels ? { ...o.decode, expectedChannels: channels } : o.decode),
-      };
-    }
+    decoder = {
+      channels: modelChannels,
+      key,
+      decode:
+        key === decoder.key
+          ? decoder.decode
+          : createDecoder(channels ? { ...o.decode, expectedChannels: channels } : o.decode),
+    };
     return decoder.decode;
   };
 

@@ -222,6 +222,28 @@ describe('pipeline', () => {
     await pipeline.close();
   });
 
+  it('checks channels against the model in use, also after a model with other channels swaps in', async () => {
+    const scorer = fakeScorer(['value']);
+    const { pipeline, dead } = setup({ scorer });
+    const pair = { a: 1, b: 2 };
+    pipeline.push(message(0, { sensor: 's', ts: 1, values: pair }, []));
+    await pipeline.waitIdle();
+    // A retrained model with channels b and a (in its own order) replaces the first.
+    (scorer as { channels: readonly string[] }).channels = ['b', 'a'];
+    pipeline.push(message(1, { sensor: 't', ts: 1, values: pair }, []));
+    pipeline.push(message(2, { sensor: 't', ts: 2, value: 5 }, []));
+    await pipeline.waitIdle();
+    // The same channels again, in a new array: still accepted.
+    (scorer as { channels: readonly string[] }).channels = ['a', 'b'];
+    pipeline.push(message(3, { sensor: 't', ts: 3, values: pair }, []));
+    await pipeline.waitIdle();
+    assert.deepEqual(dead, [
+      { offset: '0', reason: 'unknown_channel' },
+      { offset: '2', reason: 'unknown_channel' },
+    ]);
+    await pipeline.close();
+  });
+
   it('acks an array message only after all of its readings are done', async () => {
     const { pipeline, detector } = setup();
     const acked: number[] = [];
