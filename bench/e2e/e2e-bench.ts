@@ -11,6 +11,9 @@
  * - Latency, for each stride: a child process produces in real time at half
  *   the measured maximum, every reading stamped with the wall clock; the
  *   latency is the wall clock at scoring minus the window's newest reading.
+ *   Windows ending in a warm-up (the daemon joining its group, loading the
+ *   model and catching up the readings that arrived meanwhile) are reported
+ *   apart from the sustained rate's.
  * - Peak RSS of each phase (sampled every 100 ms).
  * - Memory of 100,000 sensors' state, in a child process (memory-probe.ts).
  *
@@ -53,8 +56,14 @@ export interface E2eBenchOptions {
    * the head of a backlog long enough to keep stride 8 busy for a while too.
    */
   maxWindowsPerPhase: number;
-  /** Seconds of real-time production in each latency phase. */
+  /** Seconds of real-time production measured in each latency phase (after the warm-up). */
   latencySeconds: number;
+  /**
+   * Seconds of real-time production before the measured part of a latency
+   * phase: the daemon's start (group join, model load, the backlog those
+   * leave) is not the sustained rate the latency goal is about.
+   */
+  warmUpSeconds: number;
   strides: readonly number[];
   /** The daemon's `batching.maxBatchSize`. */
   batchSize: number;
@@ -133,9 +142,20 @@ export interface LatencyResult {
   /** The generator's own report (paced-producer.ts): CPU seconds, late ticks, timestamp skew. */
   producer: unknown;
   windowsMeasured: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number } | null;
+  /** Windows ending after the warm-up. */
+  latencyMs: LatencyFigures | null;
+  warmUpSeconds: number;
+  /** Windows ending in the warm-up (the daemon starting and catching up), reported apart. */
+  warmUpLatencyMs: LatencyFigures | null;
   peakRssMiB: number;
   cpu: PhaseCpu | null;
+}
+
+export interface LatencyFigures {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
 }
 
 export interface E2eReport {
@@ -564,6 +584,14 @@ function nearestRank(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
+/** Percentiles of latencies (ms), null when there are none. */
+function latencyFigures(latencies: number[]): LatencyFigures | null {
+  if (latencies.length === 0) return null;
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const q = (p: number) => nearestRank(sorted, p);
+  return { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: sorted[sorted.length - 1]! };
+}
+
 /** Replays of the model-only pass; the rate is their median. */
 const MODEL_ONLY_REPEATS = 3;
 
@@ -629,10 +657,11 @@ async function latencyPhase(
   const topic = `${run}-latency-${stride}`;
   await createTopics(kafka, [topic]);
   const targetRate = Math.max(o.sensors, Math.round(rate));
-  // Windows ending in the first seconds include the consumer's start: left out.
+  // Windows ending in the warm-up include the consumer's start: reported apart.
   let measureFrom = Number.POSITIVE_INFINITY;
   let lastScore = performance.now();
   const latencies: number[] = [];
+  const warmUpLatencies: number[] = [];
   const daemon = daemonFor(
     o,
     brokers,
@@ -643,10 +672,12 @@ async function latencyPhase(
     model.scorer,
     (w) => {
       lastScore = performance.now();
-      if (w.endTs >= measureFrom) latencies.push(Date.now() - w.endTs);
+      (w.endTs >= measureFrom ? latencies : warmUpLatencies).push(Date.now() - w.endTs);
     },
   );
-  o.log(`latency, stride ${stride}: ${targetRate} readings/s for ${o.latencySeconds} s`);
+  o.log(
+    `latency, stride ${stride}: ${targetRate} readings/s for ${o.warmUpSeconds} s of warm-up and ${o.latencySeconds} s measured`,
+  );
   const peak = rssSampler();
   const cpu = cpuMeter();
   let producer: unknown;
@@ -654,7 +685,7 @@ async function latencyPhase(
   let phaseCpu: PhaseCpu | null;
   try {
     await daemon.start();
-    measureFrom = Date.now() + Math.min(3_000, (o.latencySeconds * 1000) / 4);
+    measureFrom = Date.now() + o.warmUpSeconds * 1000;
     producer = await runChild(
       fileURLToPath(new URL('./paced-producer.ts', import.meta.url)),
       {
@@ -662,7 +693,7 @@ async function latencyPhase(
         topic,
         sensors: o.sensors,
         rate: targetRate,
-        seconds: o.latencySeconds,
+        seconds: o.warmUpSeconds + o.latencySeconds,
         startStep: 0,
       },
       [],
@@ -676,9 +707,8 @@ async function latencyPhase(
     await daemon.stop();
   }
   const sent = (producer as { sent?: number; seconds?: number }).sent ?? 0;
-  const seconds = (producer as { seconds?: number }).seconds ?? o.latencySeconds;
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) => nearestRank(latencies, p);
+  const seconds =
+    (producer as { seconds?: number }).seconds ?? o.warmUpSeconds + o.latencySeconds;
   const result: LatencyResult = {
     stride,
     targetRate,
@@ -687,10 +717,9 @@ async function latencyPhase(
     producerKeptUp: sent / seconds >= 0.97 * targetRate,
     producer,
     windowsMeasured: latencies.length,
-    latencyMs:
-      latencies.length === 0
-        ? null
-        : { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: latencies[latencies.length - 1]! },
+    latencyMs: latencyFigures(latencies),
+    warmUpSeconds: o.warmUpSeconds,
+    warmUpLatencyMs: latencyFigures(warmUpLatencies),
     peakRssMiB,
     cpu: phaseCpu,
   };

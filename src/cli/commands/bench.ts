@@ -26,6 +26,7 @@ interface E2eCommandOptions {
   backlog?: string;
   batchSize?: string;
   latenessMs?: string;
+  warmupSeconds?: string;
   model?: string;
   memorySensors?: string;
   strides: string;
@@ -103,7 +104,11 @@ export function registerBench(program: Command, context: CliContext): void {
     .option('--quick', 'smaller backlog and shorter phases (a smoke run, ~3 minutes)', false)
     .option('--brokers <list>', 'Kafka brokers (default: KAFKA_BROKERS, else start one)')
     .option('--sensors <n>', 'sensors in the Kafka phases (default 100)')
-    .option('--seconds <s>', 'seconds of real-time production per latency phase')
+    .option('--seconds <s>', 'seconds of real-time production measured per latency phase')
+    .option(
+      '--warmup-seconds <s>',
+      'seconds of real-time production before each latency phase is measured (default 10)',
+    )
     .option('--backlog <n>', 'readings per sensor in the throughput backlog')
     .option('--batch-size <n>', "the daemon's batching.maxBatchSize (default: its default, 64)")
     .option('--lateness-ms <ms>', "the daemon's input.maxLatenessMs (default 0)")
@@ -120,6 +125,7 @@ export function registerBench(program: Command, context: CliContext): void {
         backlogPerSensor: positive(options.backlog, options.quick ? 1_500 : 6_000),
         maxWindowsPerPhase: options.quick ? 40_000 : 160_000,
         latencySeconds: positive(options.seconds, options.quick ? 8 : 20),
+        warmUpSeconds: nonNegative(options.warmupSeconds, options.quick ? 4 : 10),
         strides: options.strides.split(',').map((s) => positive(s.trim(), 1)),
         batchSize: positive(options.batchSize, 64),
         maxLatenessMs: nonNegative(options.latenessMs, 0),
