@@ -52,8 +52,13 @@ const FETCH_MIN_BYTES = 16_384;
 /** …but no longer than this. */
 const FETCH_MAX_WAIT_MS = 30;
 
-/** Messages handled in one go before the batch handler yields to the event loop. */
-const YIELD_EVERY = 500;
+/**
+ * Messages handled in one go before the batch handler yields to the event
+ * loop (about a millisecond of work), so the model's answers and timers are
+ * not held up behind a large fetch. 500 held the loop up for 30 ms or more
+ * 16-20 times in 20 s at stride 8 and 45,000 readings/s, against 6 with 100.
+ */
+const YIELD_EVERY = 100;
 
 /** How often acknowledged offsets are committed (and at shutdown). */
 const COMMIT_INTERVAL_MS = 1_000;
