@@ -150,7 +150,10 @@ export function registerBench(program: Command, context: CliContext): void {
         context.stdout.write(
           `stride ${l.stride} at ${l.producedRate} of ${l.targetRate} readings/s` +
             `${l.producerKeptUp ? '' : ' (the producer fell short)'}: latency ` +
-            (l.latencyMs ? `p50 ${l.latencyMs.p50} ms, p99 ${l.latencyMs.p99} ms\n` : 'n/a\n'),
+            (l.latencyMs ? `p50 ${l.latencyMs.p50} ms, p99 ${l.latencyMs.p99} ms` : 'n/a') +
+            (l.warmUpLatencyMs
+              ? ` (the ${l.warmUpSeconds} s warm-up before: p99 ${l.warmUpLatencyMs.p99} ms)\n`
+              : '\n'),
         );
       }
       context.stdout.write(`memory: ${JSON.stringify(report.memory)}\n`);
