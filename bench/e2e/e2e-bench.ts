@@ -144,7 +144,9 @@ export interface LatencyResult {
   windowsMeasured: number;
   /** Windows ending after the warm-up. */
   latencyMs: LatencyFigures | null;
+  /** Seconds of production, from the producer's first reading, before the measured part. */
   warmUpSeconds: number;
+  warmUpWindows: number;
   /** Windows ending in the warm-up (the daemon starting and catching up), reported apart. */
   warmUpLatencyMs: LatencyFigures | null;
   peakRssMiB: number;
@@ -657,11 +659,12 @@ async function latencyPhase(
   const topic = `${run}-latency-${stride}`;
   await createTopics(kafka, [topic]);
   const targetRate = Math.max(o.sensors, Math.round(rate));
-  // Windows ending in the warm-up include the consumer's start: reported apart.
-  let measureFrom = Number.POSITIVE_INFINITY;
+  // Every scored window's newest reading and latency; split once the
+  // producer says when its clock started: windows ending in its warm-up
+  // include the consumer's start and are reported apart.
   let lastScore = performance.now();
-  const latencies: number[] = [];
-  const warmUpLatencies: number[] = [];
+  const windowEnds: number[] = [];
+  const windowLatencies: number[] = [];
   const daemon = daemonFor(
     o,
     brokers,
@@ -672,7 +675,8 @@ async function latencyPhase(
     model.scorer,
     (w) => {
       lastScore = performance.now();
-      (w.endTs >= measureFrom ? latencies : warmUpLatencies).push(Date.now() - w.endTs);
+      windowEnds.push(w.endTs);
+      windowLatencies.push(Date.now() - w.endTs);
     },
   );
   o.log(
@@ -685,7 +689,6 @@ async function latencyPhase(
   let phaseCpu: PhaseCpu | null;
   try {
     await daemon.start();
-    measureFrom = Date.now() + o.warmUpSeconds * 1000;
     producer = await runChild(
       fileURLToPath(new URL('./paced-producer.ts', import.meta.url)),
       {
@@ -706,9 +709,16 @@ async function latencyPhase(
     // Also on failure: a running consumer would keep the process alive.
     await daemon.stop();
   }
-  const sent = (producer as { sent?: number; seconds?: number }).sent ?? 0;
-  const seconds =
-    (producer as { seconds?: number }).seconds ?? o.warmUpSeconds + o.latencySeconds;
+  const report = producer as { sent?: number; seconds?: number; startedAt?: number };
+  const sent = report.sent ?? 0;
+  const seconds = report.seconds ?? o.warmUpSeconds + o.latencySeconds;
+  if (report.startedAt === undefined) throw new Error('the paced producer reported no startedAt');
+  const measureFrom = report.startedAt + o.warmUpSeconds * 1000;
+  const latencies: number[] = [];
+  const warmUpLatencies: number[] = [];
+  for (let i = 0; i < windowEnds.length; i++) {
+    (windowEnds[i]! >= measureFrom ? latencies : warmUpLatencies).push(windowLatencies[i]!);
+  }
   const result: LatencyResult = {
     stride,
     targetRate,
@@ -719,6 +729,7 @@ async function latencyPhase(
     windowsMeasured: latencies.length,
     latencyMs: latencyFigures(latencies),
     warmUpSeconds: o.warmUpSeconds,
+    warmUpWindows: warmUpLatencies.length,
     warmUpLatencyMs: latencyFigures(warmUpLatencies),
     peakRssMiB,
     cpu: phaseCpu,

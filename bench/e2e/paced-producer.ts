@@ -97,6 +97,8 @@ async function main(options: PacedProducerOptions): Promise<void> {
     `${JSON.stringify({
       sent,
       seconds,
+      // Wall clock (epoch ms) of the first reading's tick: the bench measures from here.
+      startedAt: started,
       lateTicks,
       cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
       maxAheadMs: maxAhead,
