@@ -184,59 +184,102 @@ export function fitTruncatedGpd(
   start: GpdFit,
 ): GpdFit {
   if (count < MIN_PEAKS_FOR_SHAPE) return start;
-  const objective = (p: readonly [number, number]): number =>
-    -truncatedLogLikelihood(peaks, limits, count, p[0], Math.exp(p[1]));
-  let simplex: Array<[number, number]> = [
-    [start.xi, Math.log(start.sigma)],
-    [start.xi + 0.1, Math.log(start.sigma)],
-    [start.xi, Math.log(start.sigma) + 0.1],
+  // The simplex as three (ξ, ln σ) points kept sorted by their objective
+  // (best first). Plain locals and module functions, not closures or index
+  // arrays: this runs for every sensor at every refit, and tsx (which runs
+  // the daemon) wraps every closure created in the loop in a naming call.
+  const objective = (xi: number, logSigma: number): number =>
+    -truncatedLogLikelihood(peaks, limits, count, xi, Math.exp(logSigma));
+  const startLogSigma = Math.log(start.sigma);
+  const simplex: Point[] = [
+    { xi: start.xi, logSigma: startLogSigma, value: 0 },
+    { xi: start.xi + 0.1, logSigma: startLogSigma, value: 0 },
+    { xi: start.xi, logSigma: startLogSigma + 0.1, value: 0 },
   ];
-  let values = simplex.map(objective);
+  for (const p of simplex) p.value = objective(p.xi, p.logSigma);
   for (let iter = 0; iter < 80; iter++) {
-    const order = [0, 1, 2].sort((a, b) => values[a]! - values[b]!);
-    simplex = order.map((i) => simplex[i]!);
-    values = order.map((i) => values[i]!);
-    const [best, mid, worst] = simplex as [[number, number], [number, number], [number, number]];
-    if (Math.abs(values[2]! - values[0]!) < 1e-9) break;
-    const centroid: [number, number] = [(best[0] + mid[0]) / 2, (best[1] + mid[1]) / 2];
-    const along = (factor: number): [number, number] => [
-      centroid[0] + factor * (worst[0] - centroid[0]),
-      centroid[1] + factor * (worst[1] - centroid[1]),
-    ];
-    const reflected = along(-1);
-    const fr = objective(reflected);
-    if (fr < values[0]!) {
-      const expanded = along(-2);
-      const fe = objective(expanded);
-      simplex[2] = fe < fr ? expanded : reflected;
-      values[2] = Math.min(fe, fr);
-    } else if (fr < values[1]!) {
-      simplex[2] = reflected;
-      values[2] = fr;
+    sortByValue(simplex);
+    const [best, mid, worst] = simplex as [Point, Point, Point];
+    if (Math.abs(worst.value - best.value) < 1e-9) break;
+    const centroidXi = (best.xi + mid.xi) / 2;
+    const centroidLogSigma = (best.logSigma + mid.logSigma) / 2;
+    const fr = objective(
+      along(centroidXi, worst.xi, -1),
+      along(centroidLogSigma, worst.logSigma, -1),
+    );
+    if (fr < best.value) {
+      const fe = objective(
+        along(centroidXi, worst.xi, -2),
+        along(centroidLogSigma, worst.logSigma, -2),
+      );
+      const factor = fe < fr ? -2 : -1;
+      simplex[2] = {
+        xi: along(centroidXi, worst.xi, factor),
+        logSigma: along(centroidLogSigma, worst.logSigma, factor),
+        value: Math.min(fe, fr),
+      };
+    } else if (fr < mid.value) {
+      simplex[2] = {
+        xi: along(centroidXi, worst.xi, -1),
+        logSigma: along(centroidLogSigma, worst.logSigma, -1),
+        value: fr,
+      };
     } else {
-      const contracted = along(0.5);
-      const fc = objective(contracted);
-      if (fc < values[2]!) {
-        simplex[2] = contracted;
-        values[2] = fc;
+      const fc = objective(
+        along(centroidXi, worst.xi, 0.5),
+        along(centroidLogSigma, worst.logSigma, 0.5),
+      );
+      if (fc < worst.value) {
+        simplex[2] = {
+          xi: along(centroidXi, worst.xi, 0.5),
+          logSigma: along(centroidLogSigma, worst.logSigma, 0.5),
+          value: fc,
+        };
       } else {
         for (const i of [1, 2]) {
           const p = simplex[i]!;
-          simplex[i] = [(p[0] + best[0]) / 2, (p[1] + best[1]) / 2];
-          values[i] = objective(simplex[i]!);
+          const xi = (p.xi + best.xi) / 2;
+          const logSigma = (p.logSigma + best.logSigma) / 2;
+          simplex[i] = { xi, logSigma, value: objective(xi, logSigma) };
         }
       }
     }
   }
-  const bestIndex = values.indexOf(Math.min(...values));
-  const [xi, logSigma] = simplex[bestIndex]!;
-  if (
-    !Number.isFinite(values[bestIndex]!) ||
-    values[bestIndex]! > objective([start.xi, Math.log(start.sigma)])
-  ) {
+  let bestPoint = simplex[0]!;
+  for (const p of simplex) if (p.value < bestPoint.value) bestPoint = p;
+  if (!Number.isFinite(bestPoint.value) || bestPoint.value > objective(start.xi, startLogSigma)) {
     return start;
   }
+  const { xi, logSigma } = bestPoint;
   return { xi: Math.abs(xi) < XI_EPSILON ? 0 : xi, sigma: Math.exp(logSigma) };
+}
+
+/** The point `factor` times as far from `centroid` as `worst`, on the same line. */
+function along(centroid: number, worst: number, factor: number): number {
+  return centroid + factor * (worst - centroid);
+}
+
+/** A Nelder–Mead point: (ξ, ln σ) and its objective. */
+interface Point {
+  xi: number;
+  logSigma: number;
+  value: number;
+}
+
+/**
+ * Sorts three points by value in place, ascending, stable (ties keep their
+ * order; a NaN value sorts as if equal): the order Array.prototype.sort gives.
+ */
+function sortByValue(points: Point[]): void {
+  for (let i = 1; i < points.length; i++) {
+    const pivot = points[i]!;
+    let j = i;
+    while (j > 0 && pivot.value - points[j - 1]!.value < 0) {
+      points[j] = points[j - 1]!;
+      j--;
+    }
+    points[j] = pivot;
+  }
 }
 
 /**
