@@ -129,6 +129,13 @@ export interface PhaseCpu {
   processSeconds: number;
   /** Main-thread CPU per reading consumed, µs. */
   mainThreadMicrosPerReading: number;
+  /**
+   * The whole machine over the phase (/proc/stat, every process: the daemon,
+   * the broker, the load generator, the kernel): the share of all cores' time
+   * spent busy, and the share a hypervisor gave to other guests (steal).
+   * Close to 1 means the phase ran the machine flat out, whatever its rate.
+   */
+  machine: { cores: number; busyShare: number; stealShare: number } | null;
 }
 
 /** One stride's latency at a fixed real-time rate. */
@@ -797,6 +804,7 @@ function cpuMeter(): (readings: number) => PhaseCpu | null {
   const all = `/proc/${process.pid}/stat`;
   const main0 = read(main);
   const all0 = read(all);
+  const machine0 = machineTicks();
   return (readings) => {
     const main1 = read(main);
     const all1 = read(all);
@@ -806,7 +814,38 @@ function cpuMeter(): (readings: number) => PhaseCpu | null {
       mainThreadSeconds: round2(main1 - main0),
       processSeconds: round2(all1 - all0),
       mainThreadMicrosPerReading: readings > 0 ? round2(((main1 - main0) * 1e6) / readings) : 0,
+      machine: machineShares(machine0, machineTicks()),
     };
+  };
+}
+
+/** All cores' clock ticks so far (/proc/stat's `cpu` line): busy, steal and in all; null off Linux. */
+function machineTicks(): { busy: number; steal: number; total: number } | null {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+      .trim()
+      .split(/\s+/)
+      .slice(1, 9)
+      .map(Number) as [number, number, number, number, number, number, number, number];
+    const busy = user + nice + system + irq + softirq;
+    return { busy, steal, total: busy + idle + iowait + steal };
+  } catch {
+    return null;
+  }
+}
+
+function machineShares(
+  from: ReturnType<typeof machineTicks>,
+  to: ReturnType<typeof machineTicks>,
+): PhaseCpu['machine'] {
+  if (from === null || to === null || to.total <= from.total) return null;
+  const total = to.total - from.total;
+  return {
+    cores: os.availableParallelism(),
+    busyShare: round2((to.busy - from.busy) / total),
+    stealShare: round2((to.steal - from.steal) / total),
   };
 }
 

@@ -152,7 +152,11 @@ export function registerBench(program: Command, context: CliContext): void {
             `${l.producerKeptUp ? '' : ' (the producer fell short)'}: latency ` +
             (l.latencyMs ? `p50 ${l.latencyMs.p50} ms, p99 ${l.latencyMs.p99} ms` : 'n/a') +
             (l.warmUpLatencyMs
-              ? ` (the ${l.warmUpSeconds} s warm-up before: p99 ${l.warmUpLatencyMs.p99} ms)\n`
+              ? ` (the ${l.warmUpSeconds} s warm-up before: p99 ${l.warmUpLatencyMs.p99} ms)`
+              : '') +
+            (l.cpu?.machine
+              ? `; machine ${Math.round(l.cpu.machine.busyShare * 100)} % busy` +
+                ` (steal ${Math.round(l.cpu.machine.stealShare * 100)} %)\n`
               : '\n'),
         );
       }
