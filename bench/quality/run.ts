@@ -33,6 +33,10 @@ const summary: Record<string, unknown> = {
   date: new Date().toISOString(),
   backend: backend.backend,
   cpus: os.cpus().length,
+  // The trained models (and so the scores) depend on the CPU's floating-point
+  // kernels: the same code and seeds scored NAB 73.41 on an Intel Xeon and
+  // 71.05 on an AMD EPYC (docs/evaluation.md).
+  cpuModel: os.cpus()[0]?.model ?? null,
   loadAverageAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
   out,
   config: configs,
