@@ -272,14 +272,19 @@ export function createWindowStore<A>(options: Partial<SlidingWindowOptions> = {}
     if (s.count >= o.size && (!s.emitted || s.sinceEmit >= o.stride)) {
       s.emitted = true;
       s.sinceEmit = 0;
+      // The window's copies share one buffer, as the rings do: a typed array's
+      // buffer costs more to make and to collect than the bytes it holds.
+      const { ring: data, ringTs: timestamps } = allocateRings(o.size, width);
+      data.set(s.ring);
+      timestamps.set(s.ringTs);
       out.windows.push({
         sensor: s.sensor,
         channels: s.channels,
         size: o.size,
-        data: s.ring.slice(),
+        data,
         startTs: s.ringTs[0]!,
         endTs: s.ringTs[o.size - 1]!,
-        timestamps: s.ringTs.slice(),
+        timestamps,
       });
     }
   };
@@ -562,12 +567,8 @@ export function slidingWindow<A>(
           if (step.acks.length > 0) options.onAcks(step.acks);
           return;
         }
-        let remaining = step.windows.length;
-        const done = () => {
-          remaining--;
-          if (remaining === 0 && step.acks.length > 0) options.onAcks(step.acks);
-        };
-        for (const window of step.windows) subscriber.next({ window, done: once(done) });
+        const held = new HeldAcks(step.acks, step.windows.length, options.onAcks);
+        for (const window of step.windows) subscriber.next(new WindowOfStep(window, held));
       };
       const timer =
         staleCheckMs > 0
@@ -629,12 +630,36 @@ function hasExactly(values: Record<string, number>, channels: readonly string[])
   return true;
 }
 
-/** Wraps a callback so a second call is ignored (a window reported done twice). */
-function once(fn: () => void): () => void {
-  let called = false;
-  return () => {
-    if (called) return;
-    called = true;
-    fn();
-  };
+/** The acks of one step, handed on once each of its windows is done. */
+class HeldAcks<A> {
+  constructor(
+    private readonly acks: A[],
+    private remaining: number,
+    private readonly onAcks: (acks: A[]) => void,
+  ) {}
+
+  windowDone(): void {
+    this.remaining--;
+    if (this.remaining === 0 && this.acks.length > 0) this.onAcks(this.acks);
+  }
+}
+
+/**
+ * A window and its step's held acks. A class rather than closures made per
+ * window: at stride 1 every reading makes one, and tsx names each closure.
+ */
+class WindowOfStep<A> implements TrackedWindow {
+  private reported = false;
+
+  constructor(
+    readonly window: SensorWindow,
+    private readonly held: HeldAcks<A>,
+  ) {}
+
+  /** A second call is ignored (a window reported done twice). */
+  done(): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.held.windowDone();
+  }
 }
