@@ -156,8 +156,9 @@ export function registerBench(program: Command, context: CliContext): void {
               : '') +
             (l.cpu?.machine
               ? `; machine ${Math.round(l.cpu.machine.busyShare * 100)} % busy` +
-                ` (steal ${Math.round(l.cpu.machine.stealShare * 100)} %)\n`
-              : '\n'),
+                ` (steal ${Math.round(l.cpu.machine.stealShare * 100)} %)`
+              : '') +
+            '\n',
         );
       }
       context.stdout.write(`memory: ${JSON.stringify(report.memory)}\n`);

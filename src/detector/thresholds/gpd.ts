@@ -203,38 +203,27 @@ export function fitTruncatedGpd(
     if (Math.abs(worst.value - best.value) < 1e-9) break;
     const centroidXi = (best.xi + mid.xi) / 2;
     const centroidLogSigma = (best.logSigma + mid.logSigma) / 2;
-    const fr = objective(
-      along(centroidXi, worst.xi, -1),
-      along(centroidLogSigma, worst.logSigma, -1),
-    );
+    // Each trial point along the line from the worst point through the centroid.
+    const reflectedXi = along(centroidXi, worst.xi, -1);
+    const reflectedLogSigma = along(centroidLogSigma, worst.logSigma, -1);
+    const fr = objective(reflectedXi, reflectedLogSigma);
     if (fr < best.value) {
-      const fe = objective(
-        along(centroidXi, worst.xi, -2),
-        along(centroidLogSigma, worst.logSigma, -2),
-      );
-      const factor = fe < fr ? -2 : -1;
-      simplex[2] = {
-        xi: along(centroidXi, worst.xi, factor),
-        logSigma: along(centroidLogSigma, worst.logSigma, factor),
-        value: Math.min(fe, fr),
-      };
+      const expandedXi = along(centroidXi, worst.xi, -2);
+      const expandedLogSigma = along(centroidLogSigma, worst.logSigma, -2);
+      const fe = objective(expandedXi, expandedLogSigma);
+      const value = Math.min(fe, fr);
+      simplex[2] =
+        fe < fr
+          ? { xi: expandedXi, logSigma: expandedLogSigma, value }
+          : { xi: reflectedXi, logSigma: reflectedLogSigma, value };
     } else if (fr < mid.value) {
-      simplex[2] = {
-        xi: along(centroidXi, worst.xi, -1),
-        logSigma: along(centroidLogSigma, worst.logSigma, -1),
-        value: fr,
-      };
+      simplex[2] = { xi: reflectedXi, logSigma: reflectedLogSigma, value: fr };
     } else {
-      const fc = objective(
-        along(centroidXi, worst.xi, 0.5),
-        along(centroidLogSigma, worst.logSigma, 0.5),
-      );
+      const contractedXi = along(centroidXi, worst.xi, 0.5);
+      const contractedLogSigma = along(centroidLogSigma, worst.logSigma, 0.5);
+      const fc = objective(contractedXi, contractedLogSigma);
       if (fc < worst.value) {
-        simplex[2] = {
-          xi: along(centroidXi, worst.xi, 0.5),
-          logSigma: along(centroidLogSigma, worst.logSigma, 0.5),
-          value: fc,
-        };
+        simplex[2] = { xi: contractedXi, logSigma: contractedLogSigma, value: fc };
       } else {
         for (const i of [1, 2]) {
           const p = simplex[i]!;
