@@ -178,7 +178,8 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
         reason: `only ${data.training.length} windows to train on`,
       };
     }
-    const candidate = await deps.train(data.training, abort.signal);
+    const signal = abort.signal;
+    const candidate = await deps.train(data.training, signal);
     const validation = await compareCandidate(candidate, current, data.holdout, data.flagged);
     if (trigger === 'drift') {
       // The current model scores the drifted windows high, so the scale is
@@ -200,6 +201,12 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
         reason: verdict.reason,
         validation,
       };
+    }
+    if (signal.aborted) {
+      // stop() came while the candidate was validated: the daemon is going
+      // down, and a model promoted now would not score anything it saw.
+      candidate.dispose();
+      throw signal.reason;
     }
     if (deps.registry) {
       await deps.registry.register(candidate);

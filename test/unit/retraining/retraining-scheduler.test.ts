@@ -218,6 +218,58 @@ test('a failing training is reported as failed and scoring goes on with the old 
   await scheduler.stop();
 });
 
+test('stop() during validation: the trained candidate is discarded, not registered or swapped in', async () => {
+  const model = createModelSwitch(new LevelModel('v0', 1));
+  const candidate = new LevelModel('v1', 1);
+  let validationStarted: () => void = () => {};
+  const started = new Promise<void>((resolve) => {
+    validationStarted = resolve;
+  });
+  let finishValidation: () => void = () => {};
+  const score = candidate.scoreBatch.bind(candidate);
+  candidate.scoreBatch = async (windows) => {
+    validationStarted();
+    await new Promise<void>((resolve) => {
+      finishValidation = resolve;
+    });
+    return score(windows);
+  };
+  const registered: string[] = [];
+  const activated: string[] = [];
+  const scheduler = createRetrainingScheduler({
+    policy: {
+      ...DEFAULT_RETRAINING_POLICY,
+      intervalMs: 0,
+      minTrainingWindows: 1,
+      warmupWindows: 1,
+    },
+    reservoir: createTrainingReservoir(),
+    drift: createDriftDetector(),
+    model,
+    train: () => Promise.resolve(candidate),
+    recalibrate: () => {},
+    registry: {
+      register: async (m) => registered.push(m.version),
+      activate: async (version) => {
+        activated.push(version);
+      },
+      recordRejection: async () => {},
+    },
+  });
+  for (let i = 0; i < 20; i += 1) scheduler.observe(windowOf(1), 0, false);
+  const outcome = scheduler.retrainNow();
+  await started;
+  const stopped = scheduler.stop();
+  finishValidation();
+  await stopped;
+  assert.equal((await outcome).outcome, 'failed');
+  assert.match((await outcome).reason, /retraining stopped/);
+  assert.equal(model.current()?.version, 'v0');
+  assert.equal(candidate.disposed, true);
+  assert.deepEqual(registered, []);
+  assert.deepEqual(activated, []);
+});
+
 test('the model switch disposes a replaced model only after its running batch finished', async () => {
   let release: () => void = () => {};
   const slow = new LevelModel('slow', 0);
