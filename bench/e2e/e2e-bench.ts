@@ -8,9 +8,16 @@
  *   goes; readings/s = windows scored × stride / time from the first to the
  *   last scored window. Beside it the model alone: `scoreBatch` replayed on
  *   the batch sizes the pipeline actually used, and the ratio of the two.
- * - Latency, for each stride: a child process produces in real time at half
- *   the measured maximum, every reading stamped with the wall clock; the
- *   latency is the wall clock at scoring minus the window's newest reading.
+ * - Live throughput, for each stride: a child process produces in real time
+ *   as fast as the daemon takes the readings (it keeps a fixed number
+ *   produced beyond what the daemon has scored), so the load generator and
+ *   the broker's produce path run beside the daemon, as they do in the
+ *   latency phase; readings/s = windows scored × stride per second after the
+ *   warm-up.
+ * - Latency, for each stride: the same child produces at a fixed rate, half
+ *   the live maximum (or half the backlog's, `latencyFrom`), every reading
+ *   stamped with the wall clock; the latency is the wall clock at scoring
+ *   minus the window's newest reading.
  *   Windows ending in a warm-up (the daemon joining its group, loading the
  *   model and catching up the readings that arrived meanwhile) are reported
  *   apart from the sustained rate's.
@@ -21,7 +28,7 @@
  * (test/harness/kafka.ts) and stopped at the end. The result is one
  * JSON-ready object; progress goes to `log`.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,6 +85,11 @@ export interface E2eBenchOptions {
   maxPhaseSeconds: number;
   /** Fixed rates (readings/s) of the latency phases by stride, instead of half the measured maximum. */
   latencyRates?: Readonly<Record<number, number>>;
+  /**
+   * Which maximum the latency phases run at half of, one phase per entry and
+   * stride: the live throughput's (the default) or the backlog throughput's.
+   */
+  latencyFrom?: readonly LatencyBase[];
   /** False skips the throughput phases (with latencyRates: latency only). */
   throughput?: boolean;
   /** The daemon scores in its worker thread (its default, true); false: on the main thread. */
@@ -138,9 +150,32 @@ export interface PhaseCpu {
   machine: { cores: number; busyShare: number; stealShare: number } | null;
 }
 
+/** The maximum rate a latency phase runs at half of. */
+export type LatencyBase = 'live' | 'backlog';
+
+/** One stride's throughput with readings produced in real time as fast as the daemon scores them. */
+export interface LiveThroughputResult {
+  stride: number;
+  /** Readings the generator keeps produced beyond the ones scored. */
+  aheadReadings: number;
+  produced: number;
+  /** Windows scored in the measured part (after the warm-up, until the generator stopped). */
+  windowsMeasured: number;
+  measuredSeconds: number;
+  /** windows scored × stride per second in the measured part. */
+  readingsPerSec: number;
+  /** Reading to score; at saturation mostly the readings queued ahead. */
+  latencyMs: LatencyFigures | null;
+  producer: unknown;
+  peakRssMiB: number;
+  cpu: PhaseCpu | null;
+}
+
 /** One stride's latency at a fixed real-time rate. */
 export interface LatencyResult {
   stride: number;
+  /** Half of which maximum the target is, or `fixed` (latencyRates). */
+  rateFrom: LatencyBase | 'fixed';
   targetRate: number;
   produced: number;
   producedRate: number;
@@ -190,11 +225,15 @@ export interface E2eReport {
   };
   produceBacklog: { readings: number; seconds: number; readingsPerSec: number };
   throughput: ThroughputResult[];
+  liveThroughput: LiveThroughputResult[];
   latency: LatencyResult[];
   memory: unknown;
   goals: {
     pipelineOverModelAtLeast08: Record<string, boolean>;
-    /** null when not measured, or when the generator fell short of the target rate. */
+    /**
+     * By `stride<n>-<rateFrom>`; null when not measured, or when the
+     * generator fell short of the target rate.
+     */
     p99AtMost250ms: Record<string, boolean | null>;
     memory100kUnder1GiB: boolean | null;
   };
@@ -231,11 +270,29 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eReport> {
         await throughputPhase(o, brokers, run, backlogTopic, stride, model.scorer, produced),
       );
     }
+    const latencyFrom = o.latencyFrom ?? ['live'];
+    const liveThroughput: LiveThroughputResult[] = [];
+    if (o.latencyRates === undefined && latencyFrom.includes('live')) {
+      for (const stride of o.strides) {
+        liveThroughput.push(await liveThroughputPhase(o, brokers, kafka, run, stride, model));
+      }
+    }
     const latency: LatencyResult[] = [];
     for (const stride of o.strides) {
-      const measured = throughput.find((t) => t.stride === stride)?.pipelineReadingsPerSec ?? 0;
-      const rate = o.latencyRates?.[stride] ?? measured / 2;
-      latency.push(await latencyPhase(o, brokers, kafka, run, stride, rate, model));
+      const fixed = o.latencyRates?.[stride];
+      if (fixed !== undefined) {
+        latency.push(await latencyPhase(o, brokers, kafka, run, stride, fixed, 'fixed', model));
+        continue;
+      }
+      for (const from of latencyFrom) {
+        const max =
+          from === 'live'
+            ? liveThroughput.find((t) => t.stride === stride)?.readingsPerSec
+            : throughput.find((t) => t.stride === stride)?.pipelineReadingsPerSec;
+        latency.push(
+          await latencyPhase(o, brokers, kafka, run, stride, (max ?? 0) / 2, from, model),
+        );
+      }
     }
     const memory =
       o.memorySensors > 0 ? await memoryPhase(o.memorySensors, o.log) : { skipped: true };
@@ -268,6 +325,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eReport> {
       },
       produceBacklog: produced,
       throughput,
+      liveThroughput,
       latency,
       memory,
       goals: {
@@ -276,7 +334,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eReport> {
         ),
         p99AtMost250ms: Object.fromEntries(
           latency.map((l) => [
-            `stride${l.stride}`,
+            `stride${l.stride}-${l.rateFrom}`,
             l.latencyMs === null || !l.producerKeptUp ? null : l.latencyMs.p99 <= 250,
           ]),
         ),
@@ -654,46 +712,58 @@ async function modelOnlyRate(
   return { median, passes: rates.map(Math.round) };
 }
 
-async function latencyPhase(
+/**
+ * Readings the live phase keeps produced beyond those scored: about a second
+ * of work at stride 1 and a fifth of one at stride 8 on the 2-core machine,
+ * so the daemon's fetches never come back empty.
+ */
+const FOLLOW_AHEAD_READINGS = 20_000;
+
+/** How a real-time phase's generator paces itself: a fixed rate, or following the daemon. */
+type Pace = { rate: number } | { aheadReadings: number };
+
+/** What a real-time phase saw: each scored window's end, latency and scoring time. */
+interface RealTimeRun {
+  producer: { sent?: number; seconds?: number; startedAt?: number };
+  /** Wall clock (epoch ms) where the measured part begins: the warm-up is before it. */
+  measureFrom: number;
+  windowEnds: number[];
+  windowLatencies: number[];
+  peakRssMiB: number;
+  cpu: PhaseCpu | null;
+}
+
+/**
+ * Starts a daemon on a fresh topic, runs the paced producer for the warm-up
+ * and the measured seconds, lets the last readings through and stops the daemon.
+ */
+async function realTimeRun(
   o: E2eBenchOptions,
   brokers: string[],
   kafka: Kafka,
-  run: string,
+  name: string,
   stride: number,
-  rate: number,
+  pace: Pace,
   model: PreparedModel,
-): Promise<LatencyResult> {
-  const topic = `${run}-latency-${stride}`;
+): Promise<RealTimeRun> {
+  const topic = `${name}-topic`;
   await createTopics(kafka, [topic]);
-  const targetRate = Math.max(o.sensors, Math.round(rate));
-  // Every scored window's newest reading and latency; split once the
-  // producer says when its clock started: windows ending in its warm-up
-  // include the consumer's start and are reported apart.
   let lastScore = performance.now();
+  let scored = 0;
   const windowEnds: number[] = [];
   const windowLatencies: number[] = [];
-  const daemon = daemonFor(
-    o,
-    brokers,
-    run,
-    topic,
-    `${run}-lat-${stride}`,
-    stride,
-    model.scorer,
-    (w) => {
-      lastScore = performance.now();
-      windowEnds.push(w.endTs);
-      windowLatencies.push(Date.now() - w.endTs);
-    },
-  );
-  o.log(
-    `latency, stride ${stride}: ${targetRate} readings/s for ${o.warmUpSeconds} s of warm-up and ${o.latencySeconds} s measured`,
-  );
+  const daemon = daemonFor(o, brokers, name, topic, `${name}-group`, stride, model.scorer, (w) => {
+    lastScore = performance.now();
+    scored++;
+    windowEnds.push(w.endTs);
+    windowLatencies.push(Date.now() - w.endTs);
+  });
   const peak = rssSampler();
   const cpu = cpuMeter();
   let producer: unknown;
   let peakRssMiB: number;
   let phaseCpu: PhaseCpu | null;
+  let report: ReturnType<typeof setInterval> | undefined;
   try {
     await daemon.start();
     producer = await runChild(
@@ -702,44 +772,134 @@ async function latencyPhase(
         brokers,
         topic,
         sensors: o.sensors,
-        rate: targetRate,
+        rate: 'rate' in pace ? pace.rate : 0,
+        ...('aheadReadings' in pace ? { follow: { aheadReadings: pace.aheadReadings } } : {}),
         seconds: o.warmUpSeconds + o.latencySeconds,
         startStep: 0,
       },
       [],
+      'aheadReadings' in pace
+        ? (child) => {
+            // Readings carried through to a score, as the producer counts them.
+            report = setInterval(() => {
+              if (child.connected) child.send({ taken: scored * stride }, () => {});
+            }, 20);
+          }
+        : undefined,
     );
+    clearInterval(report);
     // Let the last readings through, then stop.
     while (performance.now() - lastScore < 2_000) await sleep(100);
   } finally {
+    clearInterval(report);
     peakRssMiB = peak();
     phaseCpu = cpu(daemon.stats()?.readings ?? 0);
     // Also on failure: a running consumer would keep the process alive.
     await daemon.stop();
   }
-  const report = producer as { sent?: number; seconds?: number; startedAt?: number };
-  const sent = report.sent ?? 0;
-  const seconds = report.seconds ?? o.warmUpSeconds + o.latencySeconds;
-  if (report.startedAt === undefined) throw new Error('the paced producer reported no startedAt');
-  const measureFrom = report.startedAt + o.warmUpSeconds * 1000;
+  const started = (producer as RealTimeRun['producer']).startedAt;
+  if (started === undefined) throw new Error('the paced producer reported no startedAt');
+  return {
+    producer: producer as RealTimeRun['producer'],
+    measureFrom: started + o.warmUpSeconds * 1000,
+    windowEnds,
+    windowLatencies,
+    peakRssMiB,
+    cpu: phaseCpu,
+  };
+}
+
+async function liveThroughputPhase(
+  o: E2eBenchOptions,
+  brokers: string[],
+  kafka: Kafka,
+  run: string,
+  stride: number,
+  model: PreparedModel,
+): Promise<LiveThroughputResult> {
+  o.log(
+    `live throughput, stride ${stride}: produced as fast as scored (${FOLLOW_AHEAD_READINGS} ahead) for ${o.warmUpSeconds} s of warm-up and ${o.latencySeconds} s measured`,
+  );
+  const r = await realTimeRun(
+    o,
+    brokers,
+    kafka,
+    `${run}-live-${stride}`,
+    stride,
+    { aheadReadings: FOLLOW_AHEAD_READINGS },
+    model,
+  );
+  // Windows scored from the end of the warm-up until the generator stopped.
+  const measureTo = (r.producer.startedAt ?? 0) + (r.producer.seconds ?? 0) * 1000;
+  const latencies: number[] = [];
+  for (let i = 0; i < r.windowEnds.length; i++) {
+    const scoredAt = r.windowEnds[i]! + r.windowLatencies[i]!;
+    if (scoredAt >= r.measureFrom && scoredAt < measureTo) latencies.push(r.windowLatencies[i]!);
+  }
+  const measuredSeconds = Math.max(0, (measureTo - r.measureFrom) / 1000);
+  const result: LiveThroughputResult = {
+    stride,
+    aheadReadings: FOLLOW_AHEAD_READINGS,
+    produced: r.producer.sent ?? 0,
+    windowsMeasured: latencies.length,
+    measuredSeconds: round2(measuredSeconds),
+    readingsPerSec:
+      measuredSeconds > 0 ? Math.round((latencies.length * stride) / measuredSeconds) : 0,
+    latencyMs: latencyFigures(latencies),
+    producer: r.producer,
+    peakRssMiB: r.peakRssMiB,
+    cpu: r.cpu,
+  };
+  o.log(`  ${JSON.stringify(result)}`);
+  return result;
+}
+
+async function latencyPhase(
+  o: E2eBenchOptions,
+  brokers: string[],
+  kafka: Kafka,
+  run: string,
+  stride: number,
+  rate: number,
+  rateFrom: LatencyResult['rateFrom'],
+  model: PreparedModel,
+): Promise<LatencyResult> {
+  const targetRate = Math.max(o.sensors, Math.round(rate));
+  o.log(
+    `latency, stride ${stride}: ${targetRate} readings/s (half the ${rateFrom} maximum) for ${o.warmUpSeconds} s of warm-up and ${o.latencySeconds} s measured`,
+  );
+  const r = await realTimeRun(
+    o,
+    brokers,
+    kafka,
+    `${run}-latency-${stride}-${rateFrom}`,
+    stride,
+    { rate: targetRate },
+    model,
+  );
+  const sent = r.producer.sent ?? 0;
+  const seconds = r.producer.seconds ?? o.warmUpSeconds + o.latencySeconds;
+  // Windows ending in the warm-up include the consumer's start and are reported apart.
   const latencies: number[] = [];
   const warmUpLatencies: number[] = [];
-  for (let i = 0; i < windowEnds.length; i++) {
-    (windowEnds[i]! >= measureFrom ? latencies : warmUpLatencies).push(windowLatencies[i]!);
+  for (let i = 0; i < r.windowEnds.length; i++) {
+    (r.windowEnds[i]! >= r.measureFrom ? latencies : warmUpLatencies).push(r.windowLatencies[i]!);
   }
   const result: LatencyResult = {
     stride,
+    rateFrom,
     targetRate,
     produced: sent,
     producedRate: Math.round(sent / seconds),
     producerKeptUp: sent / seconds >= 0.97 * targetRate,
-    producer,
+    producer: r.producer,
     windowsMeasured: latencies.length,
     latencyMs: latencyFigures(latencies),
     warmUpSeconds: o.warmUpSeconds,
     warmUpWindows: warmUpLatencies.length,
     warmUpLatencyMs: latencyFigures(warmUpLatencies),
-    peakRssMiB,
-    cpu: phaseCpu,
+    peakRssMiB: r.peakRssMiB,
+    cpu: r.cpu,
   };
   o.log(`  ${JSON.stringify(result)}`);
   return result;
@@ -754,18 +914,29 @@ async function memoryPhase(sensors: number, log: (message: string) => void): Pro
   );
 }
 
-/** Runs a bench script in a child Node process and parses the JSON it prints last. */
-function runChild(script: string, options: object, nodeFlags: string[]): Promise<unknown> {
+/**
+ * Runs a bench script in a child Node process and parses the JSON it prints
+ * last; `onSpawn` gets the child, with an IPC channel to it.
+ */
+function runChild(
+  script: string,
+  options: object,
+  nodeFlags: string[],
+  onSpawn?: (child: ChildProcess) => void,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       // tsx resolved from here, so the child works from any working directory.
       [...nodeFlags, '--import', import.meta.resolve('tsx'), script, JSON.stringify(options)],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      { stdio: onSpawn ? ['ignore', 'pipe', 'inherit', 'ipc'] : ['ignore', 'pipe', 'inherit'] },
     );
+    onSpawn?.(child);
     let out = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
+    // stdout is a pipe in both stdio settings above.
+    const stdout = child.stdout!;
+    stdout.setEncoding('utf8');
+    stdout.on('data', (chunk: string) => {
       out += chunk;
     });
     child.on('error', reject);

@@ -1,6 +1,9 @@
 /**
- * Child process of the end-to-end benchmark's latency phase: produces
- * readings to Kafka in real time at a fixed rate over all sensors, each
+ * Child process of the end-to-end benchmark's real-time phases: produces
+ * readings to Kafka in real time over all sensors, at a fixed rate or as
+ * fast as the daemon takes them (`follow`: the parent reports over IPC how
+ * many readings it has scored, and the producer keeps a fixed number ahead
+ * of that), each
  * stamped with the wall clock at the moment it is encoded and written to the
  * broker's socket, for `seconds`. It runs in its own process so its work does
  * not share the daemon's event loop (nor count in the daemon's RSS), and it
@@ -25,8 +28,13 @@ export interface PacedProducerOptions {
   brokers: string[];
   topic: string;
   sensors: number;
-  /** Readings per second over all sensors. */
+  /** Readings per second over all sensors (ignored with `follow`). */
   rate: number;
+  /**
+   * Produce as fast as the daemon takes the readings: keep this many readings
+   * produced beyond what the parent last reported scored (`{ taken }` messages).
+   */
+  follow?: { aheadReadings: number };
   seconds: number;
   /** Reading number of each sensor's first reading (continues the signal). */
   startStep: number;
@@ -35,6 +43,12 @@ export interface PacedProducerOptions {
 const TICK_MS = 5;
 /** Sends not yet acknowledged before the loop waits for the oldest. */
 const MAX_OUTSTANDING = 64;
+/**
+ * Most readings one tick produces when following: at 5 ms a tick, 400,000
+ * readings/s, more than the daemon takes on 2 cores. Bounds how far back a
+ * tick's readings are stamped (see meanBehindMs).
+ */
+const MAX_PER_FOLLOW_TICK = 2_000;
 
 async function main(options: PacedProducerOptions): Promise<void> {
   const producer = await connectRawProducer({ brokers: options.brokers, topic: options.topic });
@@ -52,8 +66,17 @@ async function main(options: PacedProducerOptions): Promise<void> {
   let sumBehind = 0;
   const counts = new Int32Array(options.sensors);
   let next = started;
+  let taken = 0;
+  const follow = options.follow;
+  if (follow) {
+    process.on('message', (message: { taken?: number }) => {
+      if (typeof message.taken === 'number') taken = Math.max(taken, message.taken);
+    });
+  }
   while (Date.now() < end) {
-    const due = Math.floor(((Date.now() - started) / 1000) * options.rate) - sent;
+    const due = follow
+      ? Math.min(MAX_PER_FOLLOW_TICK, taken + follow.aheadReadings - sent)
+      : Math.floor(((Date.now() - started) / 1000) * options.rate) - sent;
     if (due > 0) {
       const byPartition: RawRecord[][] = Array.from({ length: producer.partitions }, () => []);
       const now = Date.now();
@@ -91,6 +114,8 @@ async function main(options: PacedProducerOptions): Promise<void> {
   }
   await Promise.all(outstanding);
   await producer.close();
+  // The IPC channel of `follow` would keep this process alive.
+  if (process.connected) process.disconnect();
   const seconds = (Date.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   process.stdout.write(

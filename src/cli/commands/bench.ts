@@ -30,6 +30,7 @@ interface E2eCommandOptions {
   model?: string;
   memorySensors?: string;
   strides: string;
+  latencyFrom: string;
   scoringWorker: boolean;
 }
 
@@ -115,10 +116,20 @@ export function registerBench(program: Command, context: CliContext): void {
     .option('--model <dir>', 'a model directory (window 32) instead of training one')
     .option('--memory-sensors <n>', 'sensors of the memory phase, 0 to skip (default 100000)')
     .option('--strides <list>', 'window strides to measure, comma-separated', '1,8')
+    .option(
+      '--latency-from <list>',
+      'run the latency phases at half of which maximum: live (produced while consumed), backlog, or both',
+      'live',
+    )
     .option('--no-scoring-worker', "score on the daemon's main thread instead of its worker")
     .action(async (options: E2eCommandOptions) => {
       const { runE2eBench } = await import('../../../bench/e2e/e2e-bench.ts');
       const brokers = options.brokers ?? process.env['KAFKA_BROKERS'] ?? '';
+      const latencyFrom = options.latencyFrom.split(',').map((s) => s.trim());
+      for (const from of latencyFrom) {
+        if (from !== 'live' && from !== 'backlog')
+          throw new Error(`--latency-from takes live and/or backlog, got ${from}`);
+      }
       const report = await runE2eBench({
         brokers: brokers.split(',').filter((b) => b.length > 0),
         sensors: positive(options.sensors, 100),
@@ -127,6 +138,7 @@ export function registerBench(program: Command, context: CliContext): void {
         latencySeconds: positive(options.seconds, options.quick ? 8 : 20),
         warmUpSeconds: nonNegative(options.warmupSeconds, options.quick ? 4 : 10),
         strides: options.strides.split(',').map((s) => positive(s.trim(), 1)),
+        latencyFrom: latencyFrom as ('live' | 'backlog')[],
         batchSize: positive(options.batchSize, 64),
         maxLatenessMs: nonNegative(options.latenessMs, 0),
         ...(options.model === undefined ? {} : { modelDir: options.model }),
@@ -146,9 +158,18 @@ export function registerBench(program: Command, context: CliContext): void {
             `${t.modelOnlyReadingsPerSec} model only (ratio ${t.ratio})\n`,
         );
       }
+      for (const t of report.liveThroughput) {
+        context.stdout.write(
+          `stride ${t.stride}: ${t.readingsPerSec} readings/s through the daemon while produced` +
+            (t.cpu?.machine
+              ? ` (machine ${Math.round(t.cpu.machine.busyShare * 100)} % busy)`
+              : '') +
+            '\n',
+        );
+      }
       for (const l of report.latency) {
         context.stdout.write(
-          `stride ${l.stride} at ${l.producedRate} of ${l.targetRate} readings/s` +
+          `stride ${l.stride} at ${l.producedRate} of ${l.targetRate} readings/s (${l.rateFrom === 'fixed' ? 'fixed' : `half the ${l.rateFrom} maximum`})` +
             `${l.producerKeptUp ? '' : ' (the producer fell short)'}: latency ` +
             (l.latencyMs ? `p50 ${l.latencyMs.p50} ms, p99 ${l.latencyMs.p99} ms` : 'n/a') +
             (l.warmUpLatencyMs
