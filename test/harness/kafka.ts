@@ -163,7 +163,7 @@ export async function startKafka(options: StartKafkaOptions): Promise<KafkaServe
       '-cp',
       `${libs}/*`,
     ];
-    const clusterId = randomBytes(16).toString('base64url');
+    const clusterId = newClusterId();
     const format = spawnSync(
       java,
       [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile],
@@ -234,4 +234,17 @@ export async function untilLeadersServe(admin: Admin, topic: string): Promise<vo
     intervalMs: 100,
     what: `the leaders of ${topic}`,
   });
+}
+
+/**
+ * A random cluster id: 16 bytes in base64url, as Kafka's own. One in 64
+ * starts with '-', which the storage tool's argument parser reads as an
+ * option ("argument --cluster-id/-t: expected one argument"); Kafka's
+ * `Uuid.randomUuid` skips those too.
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
