@@ -121,9 +121,13 @@ export interface RetrainingScheduler {
   retrainNow(trigger?: TrainingTrigger): Promise<TrainingOutcome>;
   /** True while a training run is in progress. */
   isTraining(): boolean;
-  /** Starts the interval timer. */
+  /** Starts the interval timer; after stop(), allows training runs again. */
   start(): void;
-  /** Stops the timer and aborts a running training; resolves when it has stopped. */
+  /**
+   * Stops the timer, aborts a running training (a candidate still in training
+   * or validation is discarded) and starts no new one until start(); resolves
+   * when the running one has ended.
+   */
   stop(): Promise<void>;
 }
 
@@ -133,12 +137,24 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
   const now = deps.now ?? Date.now;
   let running: Promise<TrainingOutcome> | null = null;
   let abort = new AbortController();
+  let stopped = false;
   let timer: unknown = null;
   let windowsSinceTraining = 0;
   let lastDriftTraining = Number.NEGATIVE_INFINITY;
 
   function launch(trigger: TrainingTrigger): Promise<TrainingOutcome> {
     if (running) return running;
+    if (stopped) {
+      // Windows scored while the daemon drains must not start a new run.
+      return Promise.resolve({
+        trigger,
+        outcome: 'skipped',
+        version: null,
+        previousVersion: deps.model.current()?.version ?? null,
+        durationMs: 0,
+        reason: 'retraining stopped',
+      });
+    }
     windowsSinceTraining = 0;
     if (trigger === 'drift') lastDriftTraining = now();
     deps.onStart?.(trigger);
@@ -180,54 +196,59 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
     }
     const signal = abort.signal;
     const candidate = await deps.train(data.training, signal);
-    const validation = await compareCandidate(candidate, current, data.holdout, data.flagged);
-    if (trigger === 'drift') {
-      // The current model scores the drifted windows high, so the scale is
-      // taken against its scores on the old normal: the drift reference.
-      const ratio = validation.candidateNormalMedian / deps.drift.referenceMedian();
-      validation.scale = Number.isFinite(ratio) && ratio > 0 ? ratio : null;
-    }
-    const verdict = judge(validation, current !== null, policy.tolerance);
-    const details = { trigger, ...validation };
-    if (!verdict.promote) {
-      await deps.registry?.register(candidate).catch(() => undefined);
-      await deps.registry?.recordRejection(candidate.version, verdict.reason, details);
-      candidate.dispose();
+    let swapped = false;
+    try {
+      const validation = await compareCandidate(candidate, current, data.holdout, data.flagged);
+      if (trigger === 'drift') {
+        // The current model scores the drifted windows high, so the scale is
+        // taken against its scores on the old normal: the drift reference.
+        const ratio = validation.candidateNormalMedian / deps.drift.referenceMedian();
+        validation.scale = Number.isFinite(ratio) && ratio > 0 ? ratio : null;
+      }
+      const verdict = judge(validation, current !== null, policy.tolerance);
+      const details = { trigger, ...validation };
+      if (!verdict.promote) {
+        await deps.registry?.register(candidate).catch(() => undefined);
+        await deps.registry?.recordRejection(candidate.version, verdict.reason, details);
+        return {
+          ...base,
+          outcome: 'rejected',
+          version: candidate.version,
+          durationMs: now() - started,
+          reason: verdict.reason,
+          validation,
+        };
+      }
+      const referenceScores = await scoresOf(candidate, data.holdout);
+      // A stop() during the validation: the daemon is going down, and a model
+      // promoted now would score nothing it saw. A stop() after this check
+      // waits for the promotion (it awaits `running`), so the swap still comes
+      // before the pipeline drains.
+      if (signal.aborted) throw signal.reason;
+      if (deps.registry) {
+        await deps.registry.register(candidate);
+        await deps.registry.activate(candidate.version, details);
+      }
+      deps.model.swap(candidate);
+      swapped = true;
+      deps.recalibrate(validation.scale);
+      deps.drift.setReference(referenceScores);
+      if (trigger === 'drift') {
+        // The old normal sample describes a world that is gone.
+        deps.reservoir.resetNormal([...data.training, ...data.holdout]);
+      }
       return {
         ...base,
-        outcome: 'rejected',
+        outcome: 'promoted',
         version: candidate.version,
         durationMs: now() - started,
         reason: verdict.reason,
         validation,
       };
+    } finally {
+      // Rejected, stopped, or a step failed: nothing uses the candidate.
+      if (!swapped) candidate.dispose();
     }
-    if (signal.aborted) {
-      // stop() came while the candidate was validated: the daemon is going
-      // down, and a model promoted now would not score anything it saw.
-      candidate.dispose();
-      throw signal.reason;
-    }
-    if (deps.registry) {
-      await deps.registry.register(candidate);
-      await deps.registry.activate(candidate.version, details);
-    }
-    const referenceScores = await scoresOf(candidate, data.holdout);
-    deps.model.swap(candidate);
-    deps.recalibrate(validation.scale);
-    deps.drift.setReference(referenceScores);
-    if (trigger === 'drift') {
-      // The old normal sample describes a world that is gone.
-      deps.reservoir.resetNormal([...data.training, ...data.holdout]);
-    }
-    return {
-      ...base,
-      outcome: 'promoted',
-      version: candidate.version,
-      durationMs: now() - started,
-      reason: verdict.reason,
-      validation,
-    };
   }
 
   return {
@@ -255,6 +276,8 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
     },
     isTraining: () => running !== null,
     start() {
+      stopped = false;
+      if (abort.signal.aborted) abort = new AbortController();
       if (!policy.enabled || policy.intervalMs <= 0 || timer !== null) return;
       const setTimer = deps.setInterval ?? setInterval;
       const handle = setTimer(() => {
@@ -266,9 +289,9 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
     async stop() {
       if (timer !== null) (deps.clearInterval ?? clearInterval)(timer as NodeJS.Timeout);
       timer = null;
+      stopped = true;
       abort.abort(new Error('retraining stopped'));
       await running?.catch(() => undefined);
-      abort = new AbortController();
     },
   };
 }

@@ -218,24 +218,13 @@ test('a failing training is reported as failed and scoring goes on with the old 
   await scheduler.stop();
 });
 
-test('stop() during validation: the trained candidate is discarded, not registered or swapped in', async () => {
+/** A scheduler whose training returns `candidate` at once, with a registry that records calls. */
+function stoppableSetup(candidate: LevelModel) {
   const model = createModelSwitch(new LevelModel('v0', 1));
-  const candidate = new LevelModel('v1', 1);
-  let validationStarted: () => void = () => {};
-  const started = new Promise<void>((resolve) => {
-    validationStarted = resolve;
-  });
-  let finishValidation: () => void = () => {};
-  const score = candidate.scoreBatch.bind(candidate);
-  candidate.scoreBatch = async (windows) => {
-    validationStarted();
-    await new Promise<void>((resolve) => {
-      finishValidation = resolve;
-    });
-    return score(windows);
-  };
+  const reservoir = createTrainingReservoir();
   const registered: string[] = [];
   const activated: string[] = [];
+  let trainings = 0;
   const scheduler = createRetrainingScheduler({
     policy: {
       ...DEFAULT_RETRAINING_POLICY,
@@ -243,10 +232,13 @@ test('stop() during validation: the trained candidate is discarded, not register
       minTrainingWindows: 1,
       warmupWindows: 1,
     },
-    reservoir: createTrainingReservoir(),
+    reservoir,
     drift: createDriftDetector(),
     model,
-    train: () => Promise.resolve(candidate),
+    train: () => {
+      trainings += 1;
+      return Promise.resolve(candidate);
+    },
     recalibrate: () => {},
     registry: {
       register: async (m) => registered.push(m.version),
@@ -256,7 +248,35 @@ test('stop() during validation: the trained candidate is discarded, not register
       recordRejection: async () => {},
     },
   });
-  for (let i = 0; i < 20; i += 1) scheduler.observe(windowOf(1), 0, false);
+  for (let i = 0; i < 50; i += 1) scheduler.observe(windowOf(1), 0, false);
+  assert.ok(reservoir.snapshot().holdout.length > 0, 'the validation scores held-out windows');
+  return { model, scheduler, registered, activated, trainings: () => trainings };
+}
+
+test('stop() during validation: the trained candidate is discarded, not registered or swapped in', {
+  timeout: 10_000,
+}, async () => {
+  const candidate = new LevelModel('v1', 1);
+  // The candidate's first scoring call (the validation) waits until released.
+  let validationStarted: () => void = () => {};
+  const started = new Promise<void>((resolve) => {
+    validationStarted = resolve;
+  });
+  let finishValidation: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    finishValidation = resolve;
+  });
+  const score = candidate.scoreBatch.bind(candidate);
+  let calls = 0;
+  candidate.scoreBatch = async (windows) => {
+    calls += 1;
+    if (calls === 1) {
+      validationStarted();
+      await released;
+    }
+    return score(windows);
+  };
+  const { model, scheduler, registered, activated } = stoppableSetup(candidate);
   const outcome = scheduler.retrainNow();
   await started;
   const stopped = scheduler.stop();
@@ -268,6 +288,23 @@ test('stop() during validation: the trained candidate is discarded, not register
   assert.equal(candidate.disposed, true);
   assert.deepEqual(registered, []);
   assert.deepEqual(activated, []);
+});
+
+test('after stop() no training starts until start(); the same candidate is promoted without a stop', async () => {
+  const candidate = new LevelModel('v1', 1);
+  const { model, scheduler, activated, trainings } = stoppableSetup(candidate);
+  await scheduler.stop();
+  const skipped = await scheduler.retrainNow();
+  assert.equal(skipped.outcome, 'skipped');
+  assert.match(skipped.reason, /retraining stopped/);
+  assert.equal(trainings(), 0);
+  scheduler.start();
+  const promoted = await scheduler.retrainNow();
+  assert.equal(promoted.outcome, 'promoted', promoted.reason);
+  assert.equal(model.current()?.version, 'v1');
+  assert.deepEqual(activated, ['v1']);
+  assert.equal(candidate.disposed, false);
+  await scheduler.stop();
 });
 
 test('the model switch disposes a replaced model only after its running batch finished', async () => {
