@@ -90,7 +90,7 @@ export interface E2eBenchOptions {
    * stride: the live throughput's (the default) or the backlog throughput's.
    */
   latencyFrom?: readonly LatencyBase[];
-  /** False skips the throughput phases (with latencyRates: latency only). */
+  /** False skips the backlog throughput phases (the live ones run for strides without a fixed rate). */
   throughput?: boolean;
   /** The daemon scores in its worker thread (its default, true); false: on the main thread. */
   scoreInWorker?: boolean;
@@ -272,8 +272,9 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eReport> {
     }
     const latencyFrom = o.latencyFrom ?? ['live'];
     const liveThroughput: LiveThroughputResult[] = [];
-    if (o.latencyRates === undefined && latencyFrom.includes('live')) {
+    if (latencyFrom.includes('live')) {
       for (const stride of o.strides) {
+        if (o.latencyRates?.[stride] !== undefined) continue;
         liveThroughput.push(await liveThroughputPhase(o, brokers, kafka, run, stride, model));
       }
     }
@@ -289,9 +290,11 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eReport> {
           from === 'live'
             ? liveThroughput.find((t) => t.stride === stride)?.readingsPerSec
             : throughput.find((t) => t.stride === stride)?.pipelineReadingsPerSec;
-        latency.push(
-          await latencyPhase(o, brokers, kafka, run, stride, (max ?? 0) / 2, from, model),
-        );
+        if (!max)
+          throw new Error(
+            `stride ${stride}: no ${from} maximum to run the latency phase at half of`,
+          );
+        latency.push(await latencyPhase(o, brokers, kafka, run, stride, max / 2, from, model));
       }
     }
     const memory =
@@ -713,9 +716,9 @@ async function modelOnlyRate(
 }
 
 /**
- * Readings the live phase keeps produced beyond those scored: about a second
- * of work at stride 1 and a fifth of one at stride 8 on the 2-core machine,
- * so the daemon's fetches never come back empty.
+ * Readings the live phase keeps produced beyond those the daemon has taken
+ * in: about a second of work at stride 1 and a fifth of one at stride 8 on
+ * the 2-core machine, so the daemon's fetches never come back empty.
  */
 const FOLLOW_AHEAD_READINGS = 20_000;
 
@@ -724,7 +727,7 @@ type Pace = { rate: number } | { aheadReadings: number };
 
 /** What a real-time phase saw: each scored window's end, latency and scoring time. */
 interface RealTimeRun {
-  producer: { sent?: number; seconds?: number; startedAt?: number };
+  producer: { sent?: number; seconds?: number; startedAt?: number; endedAt?: number };
   /** Wall clock (epoch ms) where the measured part begins: the warm-up is before it. */
   measureFrom: number;
   windowEnds: number[];
@@ -749,12 +752,10 @@ async function realTimeRun(
   const topic = `${name}-topic`;
   await createTopics(kafka, [topic]);
   let lastScore = performance.now();
-  let scored = 0;
   const windowEnds: number[] = [];
   const windowLatencies: number[] = [];
   const daemon = daemonFor(o, brokers, name, topic, `${name}-group`, stride, model.scorer, (w) => {
     lastScore = performance.now();
-    scored++;
     windowEnds.push(w.endTs);
     windowLatencies.push(Date.now() - w.endTs);
   });
@@ -780,9 +781,13 @@ async function realTimeRun(
       [],
       'aheadReadings' in pace
         ? (child) => {
-            // Readings carried through to a score, as the producer counts them.
+            // Readings the daemon has taken in (its pipeline holds at most a
+            // high-water mark of them; counting scored windows instead would
+            // stall before every sensor has a whole window, or while readings
+            // wait for reordering).
             report = setInterval(() => {
-              if (child.connected) child.send({ taken: scored * stride }, () => {});
+              const taken = daemon.stats()?.readings ?? 0;
+              if (child.connected) child.send({ taken }, () => {});
             }, 20);
           }
         : undefined,
@@ -829,8 +834,8 @@ async function liveThroughputPhase(
     { aheadReadings: FOLLOW_AHEAD_READINGS },
     model,
   );
-  // Windows scored from the end of the warm-up until the generator stopped.
-  const measureTo = (r.producer.startedAt ?? 0) + (r.producer.seconds ?? 0) * 1000;
+  // Windows scored from the end of the warm-up until the generator stopped producing.
+  const measureTo = r.producer.endedAt ?? 0;
   const latencies: number[] = [];
   for (let i = 0; i < r.windowEnds.length; i++) {
     const scoredAt = r.windowEnds[i]! + r.windowLatencies[i]!;
@@ -940,7 +945,8 @@ function runChild(
       out += chunk;
     });
     child.on('error', reject);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': stdout is read to its end.
+    child.on('close', (code) => {
       const line = out.trim().split('\n').pop() ?? '';
       if (code !== 0) {
         reject(new Error(`${path.basename(script)} exited with ${code}`));

@@ -2,9 +2,8 @@
  * Child process of the end-to-end benchmark's real-time phases: produces
  * readings to Kafka in real time over all sensors, at a fixed rate or as
  * fast as the daemon takes them (`follow`: the parent reports over IPC how
- * many readings it has scored, and the producer keeps a fixed number ahead
- * of that), each
- * stamped with the wall clock at the moment it is encoded and written to the
+ * many readings the daemon has taken in, and the producer keeps a fixed
+ * number ahead of that), each stamped with the wall clock at the moment it is encoded and written to the
  * broker's socket, for `seconds`. It runs in its own process so its work does
  * not share the daemon's event loop (nor count in the daemon's RSS), and it
  * produces through raw-producer.ts, which costs a fraction of kafkajs's CPU
@@ -13,7 +12,7 @@
  *
  *   node --import tsx bench/e2e/paced-producer.ts '<json options>'
  *
- * Prints one JSON line when done: `{ sent, seconds, lateTicks, cpuSeconds,
+ * Prints one JSON line when done: `{ sent, seconds, startedAt, endedAt, lateTicks, cpuSeconds,
  * maxAheadMs, meanBehindMs }`. A sensor's readings need distinct
  * timestamps, so when several of them go out in one tick the earlier ones
  * are stamped 1 ms apart back from the clock: latencies are overstated by
@@ -32,7 +31,7 @@ export interface PacedProducerOptions {
   rate: number;
   /**
    * Produce as fast as the daemon takes the readings: keep this many readings
-   * produced beyond what the parent last reported scored (`{ taken }` messages).
+   * produced beyond what the parent last reported taken (`{ taken }` messages).
    */
   follow?: { aheadReadings: number };
   seconds: number;
@@ -112,6 +111,7 @@ async function main(options: PacedProducerOptions): Promise<void> {
       next = Date.now();
     }
   }
+  const endedAt = Date.now();
   await Promise.all(outstanding);
   await producer.close();
   // The IPC channel of `follow` would keep this process alive.
@@ -124,6 +124,8 @@ async function main(options: PacedProducerOptions): Promise<void> {
       seconds,
       // Wall clock (epoch ms) of the first reading's tick: the bench measures from here.
       startedAt: started,
+      // Wall clock when the last tick was produced (before the last acks and the close).
+      endedAt,
       lateTicks,
       cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
       maxAheadMs: maxAhead,

@@ -102,13 +102,16 @@ export function registerBench(program: Command, context: CliContext): void {
     .command('e2e')
     .description('end-to-end throughput, latency and memory of the daemon on a real Kafka broker')
     .option('--json', 'print one JSON object (progress goes to stderr)', false)
-    .option('--quick', 'smaller backlog and shorter phases (a smoke run, ~3 minutes)', false)
+    .option('--quick', 'smaller backlog and shorter phases (a smoke run, ~2.5 minutes)', false)
     .option('--brokers <list>', 'Kafka brokers (default: KAFKA_BROKERS, else start one)')
     .option('--sensors <n>', 'sensors in the Kafka phases (default 100)')
-    .option('--seconds <s>', 'seconds of real-time production measured per latency phase')
+    .option(
+      '--seconds <s>',
+      'seconds of real-time production measured per live throughput and latency phase',
+    )
     .option(
       '--warmup-seconds <s>',
-      'seconds of real-time production before each latency phase is measured (default 10)',
+      'seconds of real-time production before each live throughput and latency phase is measured (default 10)',
     )
     .option('--backlog <n>', 'readings per sensor in the throughput backlog')
     .option('--batch-size <n>', "the daemon's batching.maxBatchSize (default: its default, 64)")
@@ -125,7 +128,7 @@ export function registerBench(program: Command, context: CliContext): void {
     .action(async (options: E2eCommandOptions) => {
       const { runE2eBench } = await import('../../../bench/e2e/e2e-bench.ts');
       const brokers = options.brokers ?? process.env['KAFKA_BROKERS'] ?? '';
-      const latencyFrom = options.latencyFrom.split(',').map((s) => s.trim());
+      const latencyFrom = [...new Set(options.latencyFrom.split(',').map((s) => s.trim()))];
       for (const from of latencyFrom) {
         if (from !== 'live' && from !== 'backlog')
           throw new Error(`--latency-from takes live and/or backlog, got ${from}`);
