@@ -10,7 +10,7 @@
  *   the batch sizes the pipeline actually used, and the ratio of the two.
  * - Live throughput, for each stride: a child process produces in real time
  *   as fast as the daemon takes the readings (it keeps a fixed number
- *   produced beyond what the daemon has scored), so the load generator and
+ *   produced beyond what the daemon has taken in), so the load generator and
  *   the broker's produce path run beside the daemon, as they do in the
  *   latency phase; readings/s = windows scored × stride per second after the
  *   warm-up.
@@ -156,7 +156,7 @@ export type LatencyBase = 'live' | 'backlog';
 /** One stride's throughput with readings produced in real time as fast as the daemon scores them. */
 export interface LiveThroughputResult {
   stride: number;
-  /** Readings the generator keeps produced beyond the ones scored. */
+  /** Readings the generator keeps produced beyond the ones the daemon has taken in. */
   aheadReadings: number;
   produced: number;
   /** Windows scored in the measured part (after the warm-up, until the generator stopped). */
@@ -823,7 +823,7 @@ async function liveThroughputPhase(
   model: PreparedModel,
 ): Promise<LiveThroughputResult> {
   o.log(
-    `live throughput, stride ${stride}: produced as fast as scored (${FOLLOW_AHEAD_READINGS} ahead) for ${o.warmUpSeconds} s of warm-up and ${o.latencySeconds} s measured`,
+    `live throughput, stride ${stride}: produced as fast as taken in (${FOLLOW_AHEAD_READINGS} ahead) for ${o.warmUpSeconds} s of warm-up and ${o.latencySeconds} s measured`,
   );
   const r = await realTimeRun(
     o,
@@ -835,7 +835,8 @@ async function liveThroughputPhase(
     model,
   );
   // Windows scored from the end of the warm-up until the generator stopped producing.
-  const measureTo = r.producer.endedAt ?? 0;
+  const measureTo = r.producer.endedAt;
+  if (measureTo === undefined) throw new Error('the paced producer reported no endedAt');
   const latencies: number[] = [];
   for (let i = 0; i < r.windowEnds.length; i++) {
     const scoredAt = r.windowEnds[i]! + r.windowLatencies[i]!;
