@@ -229,8 +229,10 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
         await deps.registry.register(candidate);
         await deps.registry.activate(candidate.version, details);
       }
-      deps.model.swap(candidate);
+      // Marked first: once swap() has put the candidate in, it is in use even
+      // if disposing the replaced model throws.
       swapped = true;
+      deps.model.swap(candidate);
       deps.recalibrate(validation.scale);
       deps.drift.setReference(referenceScores);
       if (trigger === 'drift') {

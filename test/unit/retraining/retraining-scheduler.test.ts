@@ -307,6 +307,35 @@ test('after stop() no training starts until start(); the same candidate is promo
   await scheduler.stop();
 });
 
+test('a candidate put in by swap() stays undisposed even when disposing the replaced model throws', async () => {
+  const old = new LevelModel('v0', 1);
+  old.dispose = () => {
+    throw new Error('dispose failed');
+  };
+  const model = createModelSwitch(old);
+  const candidate = new LevelModel('v1', 1);
+  const scheduler = createRetrainingScheduler({
+    policy: {
+      ...DEFAULT_RETRAINING_POLICY,
+      intervalMs: 0,
+      minTrainingWindows: 1,
+      warmupWindows: 1,
+    },
+    reservoir: createTrainingReservoir(),
+    drift: createDriftDetector(),
+    model,
+    train: () => Promise.resolve(candidate),
+    recalibrate: () => {},
+  });
+  for (let i = 0; i < 50; i += 1) scheduler.observe(windowOf(1), 0, false);
+  const outcome = await scheduler.retrainNow();
+  assert.equal(outcome.outcome, 'failed');
+  assert.match(outcome.reason, /dispose failed/);
+  assert.equal(model.current()?.version, 'v1');
+  assert.equal(candidate.disposed, false, 'the model in use was disposed');
+  await scheduler.stop();
+});
+
 test('the model switch disposes a replaced model only after its running batch finished', async () => {
   let release: () => void = () => {};
   const slow = new LevelModel('slow', 0);
