@@ -884,7 +884,12 @@ async function latencyPhase(
     model,
   );
   const sent = r.producer.sent ?? 0;
-  const seconds = r.producer.seconds ?? o.warmUpSeconds + o.latencySeconds;
+  // Producing time: to the last tick, not to the close after the last acks.
+  const { startedAt, endedAt } = r.producer;
+  const seconds =
+    startedAt !== undefined && endedAt !== undefined && endedAt > startedAt
+      ? (endedAt - startedAt) / 1000
+      : o.warmUpSeconds + o.latencySeconds;
   // Windows ending in the warm-up include the consumer's start and are reported apart.
   const latencies: number[] = [];
   const warmUpLatencies: number[] = [];
