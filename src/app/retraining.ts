@@ -136,16 +136,16 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
   const policy = deps.policy;
   const now = deps.now ?? Date.now;
   let running: Promise<TrainingOutcome> | null = null;
+  // Aborted by stop(), replaced by start(): while aborted no run starts.
   let abort = new AbortController();
-  let stopped = false;
   let timer: unknown = null;
   let windowsSinceTraining = 0;
   let lastDriftTraining = Number.NEGATIVE_INFINITY;
 
   function launch(trigger: TrainingTrigger): Promise<TrainingOutcome> {
     if (running) return running;
-    if (stopped) {
-      // Windows scored while the daemon drains must not start a new run.
+    if (abort.signal.aborted) {
+      // Stopped: windows scored while the daemon drains must not start a new run.
       return Promise.resolve({
         trigger,
         outcome: 'skipped',
@@ -278,7 +278,6 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
     },
     isTraining: () => running !== null,
     start() {
-      stopped = false;
       if (abort.signal.aborted) abort = new AbortController();
       if (!policy.enabled || policy.intervalMs <= 0 || timer !== null) return;
       const setTimer = deps.setInterval ?? setInterval;
@@ -291,7 +290,6 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
     async stop() {
       if (timer !== null) (deps.clearInterval ?? clearInterval)(timer as NodeJS.Timeout);
       timer = null;
-      stopped = true;
       abort.abort(new Error('retraining stopped'));
       await running?.catch(() => undefined);
     },
