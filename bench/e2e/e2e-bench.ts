@@ -727,7 +727,8 @@ type Pace = { rate: number } | { aheadReadings: number };
 
 /** What a real-time phase saw: each scored window's end, latency and scoring time. */
 interface RealTimeRun {
-  producer: { sent?: number; seconds?: number; startedAt?: number; endedAt?: number };
+  /** The generator's own report (paced-producer.ts). */
+  producer: { sent?: number; startedAt: number; endedAt: number };
   /** Wall clock (epoch ms) where the measured part begins: the warm-up is before it. */
   measureFrom: number;
   windowEnds: number[];
@@ -764,7 +765,7 @@ async function realTimeRun(
   let producer: unknown;
   let peakRssMiB: number;
   let phaseCpu: PhaseCpu | null;
-  let report: ReturnType<typeof setInterval> | undefined;
+  let sendTaken: ReturnType<typeof setInterval> | undefined;
   try {
     await daemon.start();
     producer = await runChild(
@@ -785,28 +786,28 @@ async function realTimeRun(
             // high-water mark of them; counting scored windows instead would
             // stall before every sensor has a whole window, or while readings
             // wait for reordering).
-            report = setInterval(() => {
+            sendTaken = setInterval(() => {
               const taken = daemon.stats()?.readings ?? 0;
               if (child.connected) child.send({ taken }, () => {});
             }, 20);
           }
         : undefined,
     );
-    clearInterval(report);
     // Let the last readings through, then stop.
     while (performance.now() - lastScore < 2_000) await sleep(100);
   } finally {
-    clearInterval(report);
+    clearInterval(sendTaken);
     peakRssMiB = peak();
     phaseCpu = cpu(daemon.stats()?.readings ?? 0);
     // Also on failure: a running consumer would keep the process alive.
     await daemon.stop();
   }
-  const started = (producer as RealTimeRun['producer']).startedAt;
-  if (started === undefined) throw new Error('the paced producer reported no startedAt');
+  const report = producer as Partial<RealTimeRun['producer']>;
+  if (report.startedAt === undefined || report.endedAt === undefined)
+    throw new Error('the paced producer reported no startedAt or endedAt');
   return {
-    producer: producer as RealTimeRun['producer'],
-    measureFrom: started + o.warmUpSeconds * 1000,
+    producer: report as RealTimeRun['producer'],
+    measureFrom: report.startedAt + o.warmUpSeconds * 1000,
     windowEnds,
     windowLatencies,
     peakRssMiB,
@@ -836,7 +837,6 @@ async function liveThroughputPhase(
   );
   // Windows scored from the end of the warm-up until the generator stopped producing.
   const measureTo = r.producer.endedAt;
-  if (measureTo === undefined) throw new Error('the paced producer reported no endedAt');
   const latencies: number[] = [];
   for (let i = 0; i < r.windowEnds.length; i++) {
     const scoredAt = r.windowEnds[i]! + r.windowLatencies[i]!;
@@ -872,7 +872,7 @@ async function latencyPhase(
 ): Promise<LatencyResult> {
   const targetRate = Math.max(o.sensors, Math.round(rate));
   o.log(
-    `latency, stride ${stride}: ${targetRate} readings/s (half the ${rateFrom} maximum) for ${o.warmUpSeconds} s of warm-up and ${o.latencySeconds} s measured`,
+    `latency, stride ${stride}: ${targetRate} readings/s (${rateFrom === 'fixed' ? 'fixed' : `half the ${rateFrom} maximum`}) for ${o.warmUpSeconds} s of warm-up and ${o.latencySeconds} s measured`,
   );
   const r = await realTimeRun(
     o,
@@ -885,11 +885,7 @@ async function latencyPhase(
   );
   const sent = r.producer.sent ?? 0;
   // Producing time: to the last tick, not to the close after the last acks.
-  const { startedAt, endedAt } = r.producer;
-  const seconds =
-    startedAt !== undefined && endedAt !== undefined && endedAt > startedAt
-      ? (endedAt - startedAt) / 1000
-      : o.warmUpSeconds + o.latencySeconds;
+  const seconds = Math.max(0.001, (r.producer.endedAt - r.producer.startedAt) / 1000);
   // Windows ending in the warm-up include the consumer's start and are reported apart.
   const latencies: number[] = [];
   const warmUpLatencies: number[] = [];

@@ -3,8 +3,8 @@
  * readings to Kafka in real time over all sensors, at a fixed rate or as
  * fast as the daemon takes them (`follow`: the parent reports over IPC how
  * many readings the daemon has taken in, and the producer keeps a fixed
- * number ahead of that), each stamped with the wall clock at the moment it is encoded and written to the
- * broker's socket, for `seconds`. It runs in its own process so its work does
+ * number ahead of that), each stamped with the wall clock at the moment it
+ * is encoded and written to the broker's socket, for `seconds`. It runs in its own process so its work does
  * not share the daemon's event loop (nor count in the daemon's RSS), and it
  * produces through raw-producer.ts, which costs a fraction of kafkajs's CPU
  * per message: on 2 cores the generator competes with the daemon under test.
@@ -12,8 +12,8 @@
  *
  *   node --import tsx bench/e2e/paced-producer.ts '<json options>'
  *
- * Prints one JSON line when done: `{ sent, seconds, startedAt, endedAt, lateTicks, cpuSeconds,
- * maxAheadMs, meanBehindMs }`. A sensor's readings need distinct
+ * Prints one JSON line when done: `{ sent, seconds, startedAt, endedAt,
+ * lateTicks, cpuSeconds, maxAheadMs, meanBehindMs }`. A sensor's readings need distinct
  * timestamps, so when several of them go out in one tick the earlier ones
  * are stamped 1 ms apart back from the clock: latencies are overstated by
  * `meanBehindMs` on average, never understated unless a sensor gets more
