@@ -218,9 +218,12 @@ test('a failing training is reported as failed and scoring goes on with the old 
   await scheduler.stop();
 });
 
-/** A scheduler whose training returns `candidate` at once, with a registry that records calls. */
-function stoppableSetup(candidate: LevelModel) {
-  const model = createModelSwitch(new LevelModel('v0', 1));
+/**
+ * A scheduler whose training returns `candidate` at once, with a registry
+ * that records calls; `current` is the model in use (v0 at level 1).
+ */
+function stoppableSetup(candidate: LevelModel, current = new LevelModel('v0', 1)) {
+  const model = createModelSwitch(current);
   const reservoir = createTrainingReservoir();
   const registered: string[] = [];
   const activated: string[] = [];
@@ -312,22 +315,8 @@ test('a candidate put in by swap() stays undisposed even when disposing the repl
   old.dispose = () => {
     throw new Error('dispose failed');
   };
-  const model = createModelSwitch(old);
   const candidate = new LevelModel('v1', 1);
-  const scheduler = createRetrainingScheduler({
-    policy: {
-      ...DEFAULT_RETRAINING_POLICY,
-      intervalMs: 0,
-      minTrainingWindows: 1,
-      warmupWindows: 1,
-    },
-    reservoir: createTrainingReservoir(),
-    drift: createDriftDetector(),
-    model,
-    train: () => Promise.resolve(candidate),
-    recalibrate: () => {},
-  });
-  for (let i = 0; i < 50; i += 1) scheduler.observe(windowOf(1), 0, false);
+  const { model, scheduler } = stoppableSetup(candidate, old);
   const outcome = await scheduler.retrainNow();
   assert.equal(outcome.outcome, 'failed');
   assert.match(outcome.reason, /dispose failed/);
