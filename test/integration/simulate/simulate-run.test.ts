@@ -62,7 +62,9 @@ describe('tsad simulate → tsad run on the real broker', () => {
       topics: [topic, alertTopic, `${topic}.dlq`].map((t) => ({ topic: t, numPartitions: 3 })),
       waitForLeaders: true,
     });
-    // A small, quick cold start; the model and the thresholds calibrate on the clean start (anomalies begin after 1,000 readings per sensor).
+    // The model and the thresholds learn from the clean start (anomalies begin after 1,000
+    // readings per sensor): the cold-start model (default size) trains on about the first 350
+    // windows of each sensor, and each threshold calibrates on the next 600 scores.
     const configFile = path.join(dir, 'tsad.yaml');
     fs.writeFileSync(
       configFile,
@@ -70,17 +72,19 @@ describe('tsad simulate → tsad run on the real broker', () => {
         'kafka:',
         '  fromBeginning: true',
         'model:',
-        '  hiddenUnits: [16]',
-        '  codeSize: 8',
-        '  maxEpochs: 15',
-        '  warmupWindows: 1200',
+        '  warmupWindows: 1050',
         'threshold:',
         '  method: spot',
         '  spot:',
-        '    nInit: 300',
+        '    nInit: 600',
         'alerts:',
         // Readings are 10 ms apart here: a minute of cooldown would span the whole run.
         '  cooldownMs: 0',
+        // An injected anomaly stays in the 32 windows (stride 1) that hold it, while the
+        // simulated machine's own excursions, which the model has seen too little of to
+        // reconstruct well, last a few: 12 of the last 16 windows tell them apart.
+        '  confirmK: 12',
+        '  confirmN: 16',
         'retraining:',
         '  enabled: false',
         'metrics:',
