@@ -146,28 +146,14 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
     if (running) return running;
     if (abort.signal.aborted) {
       // Stopped: windows scored while the daemon drains must not start a new run.
-      return Promise.resolve({
-        trigger,
-        outcome: 'skipped',
-        version: null,
-        previousVersion: deps.model.current()?.version ?? null,
-        durationMs: 0,
-        reason: 'retraining stopped',
-      });
+      return Promise.resolve(notRun(trigger, 'skipped', 'retraining stopped'));
     }
     windowsSinceTraining = 0;
     if (trigger === 'drift') lastDriftTraining = now();
     deps.onStart?.(trigger);
     running = runTraining(trigger)
-      .catch(
-        (error: unknown): TrainingOutcome => ({
-          trigger,
-          outcome: 'failed',
-          version: null,
-          previousVersion: deps.model.current()?.version ?? null,
-          durationMs: 0,
-          reason: error instanceof Error ? error.message : String(error),
-        }),
+      .catch((error: unknown) =>
+        notRun(trigger, 'failed', error instanceof Error ? error.message : String(error)),
       )
       .then((outcome) => {
         running = null;
@@ -175,6 +161,22 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
         return outcome;
       });
     return running;
+  }
+
+  /** The outcome of a run that trained no candidate (or lost it): nothing changed. */
+  function notRun(
+    trigger: TrainingTrigger,
+    outcome: 'skipped' | 'failed',
+    reason: string,
+  ): TrainingOutcome {
+    return {
+      trigger,
+      outcome,
+      version: null,
+      previousVersion: deps.model.current()?.version ?? null,
+      durationMs: 0,
+      reason,
+    };
   }
 
   async function runTraining(trigger: TrainingTrigger): Promise<TrainingOutcome> {
@@ -207,17 +209,18 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
       }
       const verdict = judge(validation, current !== null, policy.tolerance);
       const details = { trigger, ...validation };
+      const judged = (outcome: 'promoted' | 'rejected'): TrainingOutcome => ({
+        ...base,
+        outcome,
+        version: candidate.version,
+        durationMs: now() - started,
+        reason: verdict.reason,
+        validation,
+      });
       if (!verdict.promote) {
         await deps.registry?.register(candidate).catch(() => undefined);
         await deps.registry?.recordRejection(candidate.version, verdict.reason, details);
-        return {
-          ...base,
-          outcome: 'rejected',
-          version: candidate.version,
-          durationMs: now() - started,
-          reason: verdict.reason,
-          validation,
-        };
+        return judged('rejected');
       }
       const referenceScores = await scoresOf(candidate, data.holdout);
       // A stop() during the validation: the daemon is going down, and a model
@@ -239,14 +242,7 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
         // The old normal sample describes a world that is gone.
         deps.reservoir.resetNormal([...data.training, ...data.holdout]);
       }
-      return {
-        ...base,
-        outcome: 'promoted',
-        version: candidate.version,
-        durationMs: now() - started,
-        reason: verdict.reason,
-        validation,
-      };
+      return judged('promoted');
     } finally {
       // Rejected, stopped, or a step failed: nothing uses the candidate.
       if (!swapped) candidate.dispose();
