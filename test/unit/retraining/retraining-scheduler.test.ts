@@ -193,16 +193,19 @@ test('retraining after N windows promotes an equally good model and rescales by 
   assert.ok(last !== null && last > 0.5 && last < 2, `scale ${last}`);
 });
 
+/** No interval timer, and a single window is enough to train on. */
+const TRAIN_ON_DEMAND: RetrainingPolicy = {
+  ...DEFAULT_RETRAINING_POLICY,
+  intervalMs: 0,
+  minTrainingWindows: 1,
+  warmupWindows: 1,
+};
+
 test('a failing training is reported as failed and scoring goes on with the old model', async () => {
   const model = createModelSwitch(new LevelModel('v0', 1));
   const outcomes: TrainingOutcome[] = [];
   const scheduler = createRetrainingScheduler({
-    policy: {
-      ...DEFAULT_RETRAINING_POLICY,
-      intervalMs: 0,
-      minTrainingWindows: 1,
-      warmupWindows: 1,
-    },
+    policy: TRAIN_ON_DEMAND,
     reservoir: createTrainingReservoir(),
     drift: createDriftDetector(),
     model,
@@ -229,12 +232,7 @@ function stoppableSetup(candidate: LevelModel, current = new LevelModel('v0', 1)
   const activated: string[] = [];
   let trainings = 0;
   const scheduler = createRetrainingScheduler({
-    policy: {
-      ...DEFAULT_RETRAINING_POLICY,
-      intervalMs: 0,
-      minTrainingWindows: 1,
-      warmupWindows: 1,
-    },
+    policy: TRAIN_ON_DEMAND,
     reservoir,
     drift: createDriftDetector(),
     model,
