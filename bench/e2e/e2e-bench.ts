@@ -153,6 +153,11 @@ export interface PhaseCpu {
 /** The maximum rate a latency phase runs at half of. */
 export type LatencyBase = 'live' | 'backlog';
 
+/** Where a latency phase's rate came from, in words: "fixed" or "half the live maximum". */
+export function describeRateFrom(rateFrom: LatencyBase | 'fixed'): string {
+  return rateFrom === 'fixed' ? 'fixed' : `half the ${rateFrom} maximum`;
+}
+
 /** One stride's throughput with readings produced in real time as fast as the daemon scores them. */
 export interface LiveThroughputResult {
   stride: number;
@@ -872,7 +877,7 @@ async function latencyPhase(
 ): Promise<LatencyResult> {
   const targetRate = Math.max(o.sensors, Math.round(rate));
   o.log(
-    `latency, stride ${stride}: ${targetRate} readings/s (${rateFrom === 'fixed' ? 'fixed' : `half the ${rateFrom} maximum`}) for ${o.warmUpSeconds} s of warm-up and ${o.latencySeconds} s measured`,
+    `latency, stride ${stride}: ${targetRate} readings/s (${describeRateFrom(rateFrom)}) for ${o.warmUpSeconds} s of warm-up and ${o.latencySeconds} s measured`,
   );
   const r = await realTimeRun(
     o,

@@ -126,7 +126,7 @@ export function registerBench(program: Command, context: CliContext): void {
     )
     .option('--no-scoring-worker', "score on the daemon's main thread instead of its worker")
     .action(async (options: E2eCommandOptions) => {
-      const { runE2eBench } = await import('../../../bench/e2e/e2e-bench.ts');
+      const { runE2eBench, describeRateFrom } = await import('../../../bench/e2e/e2e-bench.ts');
       const brokers = options.brokers ?? process.env['KAFKA_BROKERS'] ?? '';
       const latencyFrom = [...new Set(options.latencyFrom.split(',').map((s) => s.trim()))];
       for (const from of latencyFrom) {
@@ -172,7 +172,7 @@ export function registerBench(program: Command, context: CliContext): void {
       }
       for (const l of report.latency) {
         context.stdout.write(
-          `stride ${l.stride} at ${l.producedRate} of ${l.targetRate} readings/s (${l.rateFrom === 'fixed' ? 'fixed' : `half the ${l.rateFrom} maximum`})` +
+          `stride ${l.stride} at ${l.producedRate} of ${l.targetRate} readings/s (${describeRateFrom(l.rateFrom)})` +
             `${l.producerKeptUp ? '' : ' (the producer fell short)'}: latency ` +
             (l.latencyMs ? `p50 ${l.latencyMs.p50} ms, p99 ${l.latencyMs.p99} ms` : 'n/a') +
             (l.warmUpLatencyMs
