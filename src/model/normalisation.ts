@@ -78,10 +78,20 @@ export function fitNormalisation(
 }
 
 /**
+ * Farthest a normalised value goes from the centre, either side: a million
+ * scales. A reading that far out is as anomalous as any score can say, and
+ * its squared error (1e12) stays well inside float32. Unclamped, a reading of
+ * 1e20 (a broken sensor's sentinel) or one past float32's range (stored as
+ * Infinity) made the window's score Infinity, which no threshold can judge:
+ * the daemon gave such windows up instead of alerting on them.
+ */
+export const NORMALISED_LIMIT = 1e6;
+
+/**
  * Writes the normalised copy of `window` (`[step][channel]`, or several
- * windows back to back) into `out` at `offset`. Channel by channel, so the
- * inner loop has neither a modulo nor a lookup: scoring normalises millions
- * of values per batch.
+ * windows back to back) into `out` at `offset`, clamped to ±NORMALISED_LIMIT.
+ * Channel by channel, so the inner loop has neither a modulo nor a lookup:
+ * scoring normalises millions of values per batch.
  */
 export function normaliseInto(
   window: Float32Array,
@@ -94,7 +104,10 @@ export function normaliseInto(
   for (let ch = 0; ch < c; ch++) {
     const m = center[ch]!;
     const s = scale[ch]!;
-    for (let i = ch; i < window.length; i += c) out[offset + i] = (window[i]! - m) / s;
+    for (let i = ch; i < window.length; i += c) {
+      const v = (window[i]! - m) / s;
+      out[offset + i] = Math.min(Math.max(v, -NORMALISED_LIMIT), NORMALISED_LIMIT);
+    }
   }
 }
 

@@ -147,6 +147,20 @@ describe('scoring', () => {
     );
   });
 
+  test('a reading far beyond float32 squared, or past its range, scores finite and high', async () => {
+    // 1e20 squared overflows float32; 1e39 is Infinity once stored as float32.
+    const p99 = percentile99(cleanScores);
+    for (const value of [1e20, -1e20, 1e39]) {
+      const w = cleanWindow(3, 21);
+      w[7] = value;
+      const [scored] = await model.scoreData([w]);
+      const packed = await model.scorePacked(w);
+      for (const score of [scored!.score, packed.score[0]!]) {
+        assert.ok(Number.isFinite(score) && score > 1e6 * p99, `${value}: score ${score}`);
+      }
+    }
+  });
+
   test('scores with and without the reconstruction agree', async () => {
     // Without it the fused path takes the errors in its time-major layout.
     const windows = windowsFromSeries(periodicSeries(50, { seed: 12 }), 1, W);

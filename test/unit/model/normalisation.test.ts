@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import {
   denormaliseInPlace,
   fitNormalisation,
+  NORMALISED_LIMIT,
   normaliseInto,
 } from '../../../src/model/normalisation.ts';
 import { windowsFromSeries } from '../../../src/model/windows.ts';
@@ -47,18 +48,28 @@ describe('fitNormalisation', () => {
     assert.ok(m.scale[0]! > 0 && m.scale[0]! < 1);
   });
 
-  test('normalise then denormalise returns the original values', () => {
+  test('normalise then denormalise returns the original values within the limit, the limit beyond', () => {
     fc.assert(
       fc.property(
         fc.array(fc.float({ min: -1e4, max: 1e4, noNaN: true }), { minLength: 4, maxLength: 40 }),
         (list) => {
           const values = Float32Array.from(list.length % 2 === 0 ? list : list.slice(1));
           const { normalisation } = fitNormalisation([values], ['a', 'b']);
-          const out = new Float32Array(values.length);
-          normaliseInto(values, normalisation, out, 0);
+          const normalised = new Float32Array(values.length);
+          normaliseInto(values, normalisation, normalised, 0);
+          const out = normalised.slice();
           denormaliseInPlace(out, normalisation);
           values.forEach((v, i) => {
-            assert.ok(Math.abs(out[i]! - v) <= 1e-3 * Math.max(1, Math.abs(v)), `${v} → ${out[i]}`);
+            const { center, scale } = normalisation;
+            const exact = (v - center[i % 2]!) / scale[i % 2]!;
+            if (Math.abs(exact) <= 0.999 * NORMALISED_LIMIT) {
+              assert.ok(
+                Math.abs(out[i]! - v) <= 1e-3 * Math.max(1, Math.abs(v)),
+                `${v} → ${out[i]}`,
+              );
+            } else if (Math.abs(exact) >= 1.001 * NORMALISED_LIMIT) {
+              assert.equal(normalised[i], Math.sign(exact) * NORMALISED_LIMIT, `${v}`);
+            }
           });
         },
       ),
@@ -85,5 +96,23 @@ describe('windowsFromSeries', () => {
       ],
     );
     assert.deepEqual(windowsFromSeries(series, 2, 5), []);
+  });
+
+  test('values beyond the limit, Infinity included, are clamped to it, either side', () => {
+    const normalisation = { method: 'median-iqr' as const, center: [10], scale: [2] };
+    const values = Float32Array.from([
+      10,
+      12,
+      1e20,
+      -1e20,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+    ]);
+    const out = new Float32Array(values.length);
+    normaliseInto(values, normalisation, out, 0);
+    assert.deepEqual(
+      [...out],
+      [0, 1, NORMALISED_LIMIT, -NORMALISED_LIMIT, NORMALISED_LIMIT, -NORMALISED_LIMIT],
+    );
   });
 });
