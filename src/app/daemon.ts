@@ -486,7 +486,11 @@ function createColdStart(deps: ColdStartDeps) {
       const seconds = (performance.now() - started) / 1000;
       deps.onTraining('success', seconds);
       logger.info(
-        { model: model.version, seconds: Number(seconds.toFixed(1)) },
+        {
+          model: model.version,
+          seconds: Number(seconds.toFixed(1)),
+          windowsLeftOut: model.metadata.training.windowsLeftOut,
+        },
         'cold start: model trained; scoring',
       );
       deps.onModel(model);

@@ -24,6 +24,12 @@ export interface TrainingSummary {
   windows: number;
   trainWindows: number;
   validationWindows: number;
+  /**
+   * Windows given but left out of both sets: they held a value stored as
+   * ±Infinity or a million scales from its channel's median (train.ts).
+   * Absent (read as 0) in models saved before it was recorded.
+   */
+  windowsLeftOut: number;
   /** Validation windows are the last ones given (the most recent), not a random sample. */
   validationSplit: 'last-fraction';
   channelStats: ChannelStats[];
@@ -69,6 +75,7 @@ export const modelMetadataSchema = z.object({
     windows: z.number().int().nonnegative(),
     trainWindows: z.number().int().nonnegative(),
     validationWindows: z.number().int().nonnegative(),
+    windowsLeftOut: z.number().int().nonnegative().default(0),
     validationSplit: z.literal('last-fraction'),
     channelStats: z.array(
       z.object({

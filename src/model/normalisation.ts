@@ -111,6 +111,20 @@ export function normaliseInto(
   }
 }
 
+/**
+ * True when every value of `window` normalises to strictly within
+ * ±NORMALISED_LIMIT, so normaliseInto does not clamp it (±Infinity never does).
+ */
+export function withinLimit(window: Float32Array, normalisation: Normalisation): boolean {
+  const { center, scale } = normalisation;
+  const c = center.length;
+  for (let i = 0; i < window.length; i++) {
+    const ch = i % c;
+    if (!(Math.abs((window[i]! - center[ch]!) / scale[ch]!) < NORMALISED_LIMIT)) return false;
+  }
+  return true;
+}
+
 /** Maps normalised `[step][channel]` values back to original units, in place. */
 export function denormaliseInPlace(values: Float32Array, normalisation: Normalisation): void {
   const { center, scale } = normalisation;

@@ -15,7 +15,7 @@ import { type ModelConfig, resolveModelConfig } from './config.ts';
 import { FlatAdam } from './flat-adam.ts';
 import { compileFusedForward, fitEpoch, reconstructionLoss } from './fused-lstm-forward.ts';
 import { type EpochLoss, MODEL_FORMAT_VERSION, type ModelMetadata } from './metadata.ts';
-import { fitNormalisation, normaliseInto } from './normalisation.ts';
+import { fitNormalisation, normaliseInto, withinLimit } from './normalisation.ts';
 import { serialiseNetwork, sha256 } from './persistence.ts';
 
 /** Reported after every epoch. `valLoss` is null when no windows were held out. */
@@ -54,14 +54,13 @@ export async function trainAutoencoder(
 ): Promise<Autoencoder> {
   const started = Date.now();
   const cfg = resolveModelConfig(config);
-  const { data, channels } = unpackWindows(windows, cfg.windowSize, options.channels);
+  const { data: given, channels } = unpackWindows(windows, cfg.windowSize, options.channels);
   const c = channels.length;
-  const nVal = Math.floor(data.length * cfg.validationFraction);
-  const nTrain = data.length - nVal;
-  if (nTrain < 1) {
-    throw new TsadError('TSAD_ERR_INPUT_INVALID', 'training needs at least one window');
-  }
-  const { normalisation, stats } = fitNormalisation(data.slice(0, nTrain), channels);
+  const { train, validation, fitted } = leaveOutExtremes(given, channels, cfg.validationFraction);
+  const data = [...train, ...validation];
+  const nTrain = train.length;
+  const nVal = validation.length;
+  const { normalisation, stats } = fitted;
   const stepValues = cfg.windowSize * c;
   const pack = (from: number, to: number): tf.Tensor3D => {
     const buffer = new Float32Array((to - from) * stepValues);
@@ -157,9 +156,10 @@ export async function trainAutoencoder(
     channels: [...channels],
     normalisation,
     training: {
-      windows: data.length,
+      windows: given.length,
       trainWindows: nTrain,
       validationWindows: nVal,
+      windowsLeftOut: given.length - data.length,
       validationSplit: 'last-fraction',
       channelStats: stats,
       epochsRun: history.length,
@@ -174,6 +174,50 @@ export async function trainAutoencoder(
   const files = await serialiseNetwork(network);
   metadata.version = modelVersion(createdAt, files.weights);
   return new Autoencoder(network, metadata);
+}
+
+/**
+ * Splits the windows (in time order) into training and validation windows and
+ * fits the normalisation on the training ones, leaving out every window that
+ * holds a value no normal behaviour has: one stored as ±Infinity (a reading
+ * past float32's range) or a million scales from its channel's median
+ * (NORMALISED_LIMIT; a broken sensor's 1e20, say). Clamped, one such value
+ * still swamps the loss of its batch and the model learns little else. When a
+ * training window is left out the normalisation is fitted again without it.
+ * With nothing left out the split is the plain last-fraction one.
+ */
+function leaveOutExtremes(
+  windows: Float32Array[],
+  channels: readonly string[],
+  validationFraction: number,
+): {
+  train: Float32Array[];
+  validation: Float32Array[];
+  fitted: ReturnType<typeof fitNormalisation>;
+} {
+  const finite = windows.filter((w) => w.every(Number.isFinite));
+  const nVal = Math.floor(finite.length * validationFraction);
+  let train = finite.slice(0, finite.length - nVal);
+  const needOne = () => {
+    if (train.length < 1) {
+      throw new TsadError(
+        'TSAD_ERR_INPUT_INVALID',
+        `training needs at least one window; of ${windows.length}, every training window ` +
+          'holds a value beyond float32 or a million scales from its channel median',
+      );
+    }
+  };
+  needOne();
+  let fitted = fitNormalisation(train, channels);
+  if (!train.every((w) => withinLimit(w, fitted.normalisation))) {
+    train = train.filter((w) => withinLimit(w, fitted.normalisation));
+    needOne();
+    fitted = fitNormalisation(train, channels);
+  }
+  const validation = finite
+    .slice(finite.length - nVal)
+    .filter((w) => withinLimit(w, fitted.normalisation));
+  return { train, validation, fitted };
 }
 
 /** `20261127T221500Z-1a2b3c4d`: sortable creation time and the first hex of the weights' sha256. */
@@ -209,13 +253,9 @@ function unpackWindows(
           `${channels.length} channels = ${length}`,
       );
     }
-    for (const v of w) {
-      if (!Number.isFinite(v)) {
-        throw new TsadError(
-          'TSAD_ERR_INPUT_INVALID',
-          `training window ${i} holds a non-finite value`,
-        );
-      }
+    // ±Infinity (a reading past float32's range) is left out of training; NaN is a caller's bug.
+    if (w.some(Number.isNaN)) {
+      throw new TsadError('TSAD_ERR_INPUT_INVALID', `training window ${i} holds NaN`);
     }
   });
   return { data, channels };

@@ -125,7 +125,7 @@ describe('training input validation', () => {
     text: RegExp,
   ) => assert.rejects(promise, (e: unknown) => isTsadError(e, code) && text.test(e.message));
 
-  test('rejects no windows, windows of the wrong length and non-finite values', async () => {
+  test('rejects no windows, windows of the wrong length and NaN', async () => {
     await rejects(trainAutoencoder([], small), 'TSAD_ERR_INPUT_INVALID', /at least one window/);
     await rejects(
       trainAutoencoder([new Float32Array(W), new Float32Array(W - 1)], small),
@@ -134,11 +134,47 @@ describe('training input validation', () => {
     );
     const nan = new Float32Array(W);
     nan[3] = Number.NaN;
-    await rejects(trainAutoencoder([nan], small), 'TSAD_ERR_INPUT_INVALID', /non-finite/);
+    await rejects(trainAutoencoder([nan], small), 'TSAD_ERR_INPUT_INVALID', /window 0 holds NaN/);
     await rejects(
       trainAutoencoder([new Float32Array(2 * W)], small),
       'TSAD_ERR_INPUT_INVALID',
       /channel names/,
+    );
+  });
+
+  test('leaves out windows holding a value a million scales out or past float32, and says how many', async () => {
+    const config = { ...small, maxEpochs: 8, patience: 10 };
+    const clean = await trainAutoencoder(windows, config);
+    // One reading of 1e20 (a broken sensor's sentinel) and one past float32 (stored as Infinity),
+    // far enough apart that no window holds both: W windows hold each.
+    const series = periodicSeries(150, { seed: 1 });
+    series[40] = 1e20;
+    series[100] = Number.POSITIVE_INFINITY;
+    const spoilt = windowsFromSeries(series, 1, W);
+    const model = await trainAutoencoder(spoilt, config);
+    const t = model.metadata.training;
+    assert.equal(t.windows, spoilt.length);
+    assert.equal(t.windowsLeftOut, 2 * W);
+    assert.equal(t.trainWindows + t.validationWindows, spoilt.length - 2 * W);
+    // What is left trains about as well as the clean series (one spoilt value, clamped, would
+    // make the loss about 1e12 / W values).
+    const best = clean.metadata.training.bestLoss;
+    assert.ok(t.bestLoss < 3 * best, `best loss ${t.bestLoss} against ${best} clean`);
+    assert.equal(clean.metadata.training.windowsLeftOut, 0);
+    clean.dispose();
+    model.dispose();
+  });
+
+  test('rejects a series whose every training window holds such a value', async () => {
+    const spoilt = windows.map((w) => {
+      const copy = w.slice();
+      copy[0] = Number.POSITIVE_INFINITY;
+      return copy;
+    });
+    await rejects(
+      trainAutoencoder(spoilt, small),
+      'TSAD_ERR_INPUT_INVALID',
+      /every training window holds a value beyond float32/,
     );
   });
 
