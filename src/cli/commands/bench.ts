@@ -128,11 +128,13 @@ export function registerBench(program: Command, context: CliContext): void {
     .action(async (options: E2eCommandOptions) => {
       const { runE2eBench, describeRateFrom } = await import('../../../bench/e2e/e2e-bench.ts');
       const brokers = options.brokers ?? process.env['KAFKA_BROKERS'] ?? '';
-      const latencyFrom = [...new Set(options.latencyFrom.split(',').map((s) => s.trim()))];
-      for (const from of latencyFrom) {
-        if (from !== 'live' && from !== 'backlog')
-          throw new Error(`--latency-from takes live and/or backlog, got ${from}`);
-      }
+      const latencyFrom = [...new Set(options.latencyFrom.split(',').map((s) => s.trim()))].map(
+        (from) => {
+          if (from !== 'live' && from !== 'backlog')
+            throw new Error(`--latency-from takes live and/or backlog, got ${from}`);
+          return from;
+        },
+      );
       const report = await runE2eBench({
         brokers: brokers.split(',').filter((b) => b.length > 0),
         sensors: positive(options.sensors, 100),
@@ -141,7 +143,7 @@ export function registerBench(program: Command, context: CliContext): void {
         latencySeconds: positive(options.seconds, options.quick ? 8 : 20),
         warmUpSeconds: nonNegative(options.warmupSeconds, options.quick ? 4 : 10),
         strides: options.strides.split(',').map((s) => positive(s.trim(), 1)),
-        latencyFrom: latencyFrom as ('live' | 'backlog')[],
+        latencyFrom,
         batchSize: positive(options.batchSize, 64),
         maxLatenessMs: nonNegative(options.latenessMs, 0),
         ...(options.model === undefined ? {} : { modelDir: options.model }),
