@@ -42,7 +42,7 @@ before(async () => {
 });
 
 /** One sensor's readings of the signal the model knows, with the extreme ones put in. */
-function sourceOf(values: Float32Array): DaemonSource {
+function sourceOf(values: Float32Array, extreme: ReadonlyMap<number, number>): DaemonSource {
   let resolveEnded: () => void = () => {};
   return {
     kind: 'simulator',
@@ -52,7 +52,7 @@ function sourceOf(values: Float32Array): DaemonSource {
     async start(pipeline, gate) {
       for (let i = 0; i < values.length; i++) {
         await gate();
-        const value = EXTREME.get(i) ?? values[i]!;
+        const value = extreme.get(i) ?? values[i]!;
         pipeline.push({
           topic: 't',
           partition: 0,
@@ -86,19 +86,13 @@ describe('a reading far outside anything the model has seen', () => {
         shutdown: { timeoutMs: 5_000 },
       },
     });
-    let out = '';
-    const stdout = new Writable({
-      write(chunk, _encoding, done) {
-        out += String(chunk);
-        done();
-      },
-    });
+    const { stream: stdout, text } = capture();
     const scored: ScoredWindow[] = [];
     const daemon = createDaemon({
       config,
       logger: pino({ level: 'silent' }),
       stdout,
-      source: sourceOf(periodicSeries(READINGS, { seed: 2, offset: 5 })),
+      source: sourceOf(periodicSeries(READINGS, { seed: 2, offset: 5 }), EXTREME),
       scorer: model,
       scoreInWorker: false,
       scoredWindows: [{ write: (w) => scored.push(w) }],
@@ -121,6 +115,79 @@ describe('a reading far outside anything the model has seen', () => {
         );
       }
     }
-    assert.equal(out.match(/FIRING/g)?.length, EXTREME.size, out);
+    assert.equal(text().match(/FIRING/g)?.length, EXTREME.size, text());
+  });
+
+  it('leaves the windows holding it out of the cold start, which trains at the first try', async () => {
+    // Two extreme readings among the 300 warm-up windows, one after them.
+    const extreme = new Map([
+      [100, 1e39],
+      [200, 1e20],
+      [550, 1e20],
+    ]);
+    const config = loadConfig({
+      env: {},
+      flags: {
+        window: { size: W, stride: 1 },
+        input: { maxLatenessMs: 0 },
+        model: {
+          warmupWindows: 300,
+          hiddenUnits: [16],
+          codeSize: 8,
+          maxEpochs: 12,
+          learningRate: 0.02,
+          seed: 7,
+        },
+        threshold: { method: 'rolling', rolling: { window: 100, warmup: 50, k: 6 } },
+        alerts: { confirmK: 1, confirmN: 1, cooldownMs: 0 },
+        metrics: { enabled: false },
+        retraining: { enabled: false },
+        shutdown: { timeoutMs: 5_000 },
+      },
+    });
+    const log = capture();
+    const scored: ScoredWindow[] = [];
+    const daemon = createDaemon({
+      config,
+      logger: pino({ level: 'info' }, log.stream),
+      stdout: capture().stream,
+      source: sourceOf(periodicSeries(700, { seed: 2, offset: 5 }), extreme),
+      scoredWindows: [{ write: (w) => scored.push(w) }],
+    });
+    await daemon.start();
+    await daemon.ended;
+    const stats = { ...daemon.stats() };
+    await daemon.stop();
+
+    const lines = log
+      .text()
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line) as { msg: string; windowsLeftOut?: number });
+    const trained = lines.filter((l) => l.msg === 'cold start: model trained; scoring');
+    assert.equal(trained.length, 1, log.text());
+    assert.equal(trained[0]!.windowsLeftOut, 2 * W);
+    assert.equal(lines.filter((l) => l.msg.includes('training failed')).length, 0, log.text());
+    assert.equal(stats.windowsGivenUp, 0);
+    const holding = scored.filter((w) => w.startTs <= 550_000 && 550_000 <= w.endTs);
+    assert.equal(holding.length, W);
+    for (const w of holding) {
+      assert.ok(
+        Number.isFinite(w.score.score) && w.score.score > w.threshold,
+        `window ending ${w.endTs} scored ${w.score.score}, threshold ${w.threshold}`,
+      );
+    }
   });
 });
+
+/** A writable that keeps what is written to it. */
+function capture(): { stream: Writable; text(): string } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      text += String(chunk);
+      done();
+    },
+  });
+  return { stream, text: () => text };
+}
