@@ -26,7 +26,7 @@ import type {
   ThresholdConfig,
   ThresholdOptions,
 } from './thresholds/threshold.ts';
-import type { SensorWindow, WindowScore } from './types.ts';
+import { EXTREME_SCORE, type SensorWindow, type WindowScore } from './types.ts';
 
 /** How one sensor is judged: its threshold method and its alert policy. */
 export interface DetectorConfig {
@@ -207,6 +207,17 @@ class Detector implements SensorDetector {
     }
     this.lastEndTs = input.window.endTs;
     const lifecycle = this.lifecycle;
+    if (raw >= EXTREME_SCORE && !this.threshold.ready) {
+      // Learnt into the warm-up it would spoil the threshold for a long time (types.ts).
+      return {
+        calibratedScore: 0,
+        threshold: Number.POSITIVE_INFINITY,
+        anomalous: false,
+        warmingUp: true,
+        alertState: lifecycle.state,
+        events: [],
+      };
+    }
     const verdict = this.threshold.update(raw);
     const result: DetectorResult = {
       calibratedScore: verdict.calibratedScore,

@@ -30,6 +30,18 @@ export interface SensorWindow {
   timestamps: Float64Array;
 }
 
+/**
+ * A score at or above this is beyond any threshold's calibration: the window
+ * holds a value hundreds of thousands of its channel's scales from normal.
+ * (The model clamps normalised values at a million scales, NORMALISED_LIMIT in
+ * src/model/normalisation.ts, so a window holding one clamped value scores
+ * about 10¹² over its count of values.) The detector keeps such scores out of
+ * a threshold's warm-up: 16 of them among SPOT's first 1,000 scores held its
+ * threshold above 10⁵ for the next 10,000 windows. Once the threshold is ready
+ * they are judged as usual, far above it.
+ */
+export const EXTREME_SCORE = 1e8;
+
 /** What the model says of one window. */
 export interface WindowScore {
   /** Mean squared reconstruction error over all steps and channels (normalised units). */

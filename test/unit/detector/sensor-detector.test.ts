@@ -87,6 +87,37 @@ test('a fault fires one alert explained by the faulty channel, and it resolves w
   assert.equal(detector.alertState, 'normal');
 });
 
+test('scores from EXTREME_SCORE up stay out of the threshold warm-up, and fire once it is ready', () => {
+  const config: DetectorConfig = {
+    threshold: { method: 'spot', nInit: 500 },
+    alert: { confirmK: 1, confirmN: 1, minFiringMs: 0, cooldownMs: 0 },
+  };
+  const normal = noiseScores(7, 1_000);
+  // A clamped reading's windows: 16 in a row, inside the warm-up (the first 500 scores).
+  const withExtremes = [...normal.slice(0, 200), ...Array(16).fill(6e10), ...normal.slice(200)];
+  const judge = (scores: number[]) => {
+    const detector = createSensorDetector('s', config);
+    return scores.map((score, i) => {
+      const { window, score: s } = scoredWindow({ sensor: 's', endTs: T0 + i * 1000, score });
+      return detector.observe({ window, score: s, modelVersion: 'm-1' });
+    });
+  };
+  const plain = judge(normal);
+  const spoilt = judge(withExtremes);
+  for (const result of spoilt.slice(200, 216)) {
+    assert.equal(result.warmingUp, true);
+    assert.equal(result.anomalous, false);
+  }
+  // The threshold learnt exactly what it would have without them.
+  assert.ok(plain.at(-1)!.threshold < 10, `threshold ${plain.at(-1)!.threshold}`);
+  assert.equal(spoilt.at(-1)!.threshold, plain.at(-1)!.threshold);
+  // Once the threshold is ready, such a score is judged like any other: far above it.
+  const after = judge([...withExtremes, 6e10]).at(-1)!;
+  assert.equal(after.warmingUp, false);
+  assert.equal(after.anomalous, true);
+  assert.equal(after.events[0]?.state, 'firing');
+});
+
 test('alert ids are stable across replays of the same data', () => {
   const scores = [...noiseScores(3, 300), ...Array(10).fill(40), ...noiseScores(4, 30)];
   const first = feed(createSensorDetector('s', CONFIG), scores);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import type { SensorWindow } from '../../../src/detector/types.ts';
+import { EXTREME_SCORE, type SensorWindow } from '../../../src/detector/types.ts';
 import { isTsadError } from '../../../src/errors.ts';
 import type { Autoencoder } from '../../../src/model/autoencoder.ts';
 import { initBackend } from '../../../src/model/backend.ts';
@@ -157,6 +157,8 @@ describe('scoring', () => {
       const packed = await model.scorePacked(w);
       for (const score of [scored!.score, packed.score[0]!]) {
         assert.ok(Number.isFinite(score) && score > 1e6 * p99, `${value}: score ${score}`);
+        // What the detector counts on to keep it out of a threshold's warm-up.
+        assert.ok(score >= EXTREME_SCORE, `${value}: score ${score}`);
       }
     }
   });
