@@ -195,10 +195,7 @@ function leaveOutExtremes(
   validation: Float32Array[];
   fitted: ReturnType<typeof fitNormalisation>;
 } {
-  const finite = windows.filter((w) => w.every(Number.isFinite));
-  const nVal = Math.floor(finite.length * validationFraction);
-  let train = finite.slice(0, finite.length - nVal);
-  const needOne = () => {
+  const needOne = (train: Float32Array[]) => {
     if (train.length < 1) {
       throw new TsadError(
         'TSAD_ERR_INPUT_INVALID',
@@ -206,12 +203,14 @@ function leaveOutExtremes(
           'holds a value beyond float32 or a million scales from its channel median',
       );
     }
+    return train;
   };
-  needOne();
+  const finite = windows.filter((w) => w.every(Number.isFinite));
+  const nVal = Math.floor(finite.length * validationFraction);
+  let train = needOne(finite.slice(0, finite.length - nVal));
   let fitted = fitNormalisation(train, channels);
   if (!train.every((w) => withinLimit(w, fitted.normalisation))) {
-    train = train.filter((w) => withinLimit(w, fitted.normalisation));
-    needOne();
+    train = needOne(train.filter((w) => withinLimit(w, fitted.normalisation)));
     fitted = fitNormalisation(train, channels);
   }
   const validation = finite

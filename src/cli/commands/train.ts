@@ -132,11 +132,16 @@ export function registerTrain(program: Command, context: CliContext): void {
       }
       if (!options.worker) await model.save(options.out);
       const t = model.metadata.training;
+      const leftOut =
+        t.windowsLeftOut > 0
+          ? `; ${t.windowsLeftOut} of ${t.windows} windows left out ` +
+            '(a value past float32 or a million scales from its channel median)'
+          : '';
       context.stdout.write(
         `model ${model.version} written to ${options.out}: ${t.epochsRun} epochs` +
           `${t.stoppedEarly ? ' (stopped early)' : ''}, best epoch ${t.bestEpoch}, ` +
           `best ${t.validationWindows > 0 ? 'validation' : 'training'} loss ${t.bestLoss.toPrecision(4)}` +
-          `${t.windowsLeftOut > 0 ? `; ${t.windowsLeftOut} of ${t.windows} windows left out (a value past float32 or a million scales from its channel median)` : ''}\n`,
+          `${leftOut}\n`,
       );
       model.dispose();
     });

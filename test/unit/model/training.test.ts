@@ -159,23 +159,25 @@ describe('training input validation', () => {
     // What is left trains about as well as the clean series (one spoilt value, clamped, would
     // make the loss about 1e12 / W values).
     const best = clean.metadata.training.bestLoss;
-    assert.ok(t.bestLoss < 3 * best, `best loss ${t.bestLoss} against ${best} clean`);
+    assert.ok(t.bestLoss < 10 * best, `best loss ${t.bestLoss} against ${best} clean`);
     assert.equal(clean.metadata.training.windowsLeftOut, 0);
     clean.dispose();
     model.dispose();
   });
 
   test('rejects a series whose every training window holds such a value', async () => {
-    const spoilt = windows.map((w) => {
-      const copy = w.slice();
-      copy[0] = Number.POSITIVE_INFINITY;
-      return copy;
-    });
-    await rejects(
-      trainAutoencoder(spoilt, small),
-      'TSAD_ERR_INPUT_INVALID',
-      /every training window holds a value beyond float32/,
-    );
+    for (const value of [Number.POSITIVE_INFINITY, 1e20]) {
+      const spoilt = windows.map((w) => {
+        const copy = w.slice();
+        copy[0] = value;
+        return copy;
+      });
+      await rejects(
+        trainAutoencoder(spoilt, small),
+        'TSAD_ERR_INPUT_INVALID',
+        /every training window holds a value beyond float32/,
+      );
+    }
   });
 
   test('rejects a bad config naming every bad field', async () => {
