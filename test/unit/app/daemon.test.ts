@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { createDaemon, type DaemonSource } from '../../../src/app/daemon.ts';
+import { createDaemon } from '../../../src/app/daemon.ts';
 import { loadConfig } from '../../../src/config/load-config.ts';
 import type { SensorWindow, WindowScore, WindowScorer } from '../../../src/detector/index.ts';
-import type { Pipeline } from '../../../src/stream/pipeline.ts';
+import { fakeSource } from './fake-source.ts';
 
 const scorer: WindowScorer = {
   version: 'fake',
@@ -20,47 +20,9 @@ const scorer: WindowScorer = {
   },
 };
 
-/** A source of `count` readings of one sensor, with a spike near the end; acks are counted. */
-function fakeSource(count: number) {
-  const calls: string[] = [];
-  let acked = 0;
-  let resolveEnded: () => void = () => {};
-  const source: DaemonSource & { calls: string[]; acked: () => number } = {
-    kind: 'simulator',
-    calls,
-    acked: () => acked,
-    ended: new Promise<void>((resolve) => {
-      resolveEnded = resolve;
-    }),
-    async start(pipeline: Pipeline, gate) {
-      calls.push('start');
-      for (let i = 0; i < count; i++) {
-        await gate();
-        const value = i >= count - 8 ? 1_000 : Math.sin(i / 3);
-        pipeline.push({
-          topic: 't',
-          partition: 0,
-          offset: String(i),
-          key: 's',
-          value: JSON.stringify({ sensor: 's', ts: 1_000 * i, value }),
-          ack: () => acked++,
-        });
-      }
-      await pipeline.waitIdle();
-      resolveEnded();
-    },
-    async stopConsuming() {
-      calls.push('stopConsuming');
-    },
-    async commit() {
-      calls.push('commit');
-    },
-    async close() {
-      calls.push('close');
-    },
-    connected: () => 'not_configured',
-  };
-  return source;
+/** `count` readings of one sensor with a spike over the last 8. */
+function spikeAtEnd(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => (i >= count - 8 ? 1_000 : Math.sin(i / 3)));
 }
 
 function setup(count: number) {
@@ -83,7 +45,7 @@ function setup(count: number) {
       done();
     },
   });
-  const source = fakeSource(count);
+  const source = fakeSource(spikeAtEnd(count));
   const daemon = createDaemon({
     config,
     logger: pino({ level: 'silent' }),

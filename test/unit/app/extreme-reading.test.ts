@@ -8,16 +8,15 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { createDaemon, type DaemonSource } from '../../../src/app/daemon.ts';
+import { createDaemon } from '../../../src/app/daemon.ts';
 import { loadConfig } from '../../../src/config/load-config.ts';
 import type { Autoencoder } from '../../../src/model/autoencoder.ts';
 import { initBackend } from '../../../src/model/backend.ts';
-import { trainAutoencoder } from '../../../src/model/train.ts';
-import { windowsFromSeries } from '../../../src/model/windows.ts';
 import type { ScoredWindow } from '../../../src/stream/ports.ts';
-import { periodicSeries } from '../model/fixtures.ts';
+import { PERIODIC_MODEL, periodicSeries, trainPeriodicModel } from '../model/fixtures.ts';
+import { fakeSource } from './fake-source.ts';
 
-const W = 16;
+const W = PERIODIC_MODEL.windowSize;
 const READINGS = 400;
 /** Reading number → value: 1e20 squared leaves float32; 1e39 is Infinity once stored as float32. */
 const EXTREME = new Map([
@@ -29,47 +28,12 @@ let model: Autoencoder;
 
 before(async () => {
   await initBackend();
-  model = await trainAutoencoder(windowsFromSeries(periodicSeries(300 + W, { seed: 1 }), 1, W), {
-    windowSize: W,
-    hiddenUnits: [16],
-    codeSize: 8,
-    maxEpochs: 12,
-    batchSize: 64,
-    learningRate: 0.02,
-    patience: 5,
-    seed: 7,
-  });
+  model = await trainPeriodicModel();
 });
 
-/** One sensor's readings of the signal the model knows, with the extreme ones put in. */
-function sourceOf(values: Float32Array, extreme: ReadonlyMap<number, number>): DaemonSource {
-  let resolveEnded: () => void = () => {};
-  return {
-    kind: 'simulator',
-    ended: new Promise<void>((resolve) => {
-      resolveEnded = resolve;
-    }),
-    async start(pipeline, gate) {
-      for (let i = 0; i < values.length; i++) {
-        await gate();
-        const value = extreme.get(i) ?? values[i]!;
-        pipeline.push({
-          topic: 't',
-          partition: 0,
-          offset: String(i),
-          key: 's',
-          value: JSON.stringify({ sensor: 's', ts: 1_000 * i, value }),
-          ack: () => {},
-        });
-      }
-      await pipeline.waitIdle();
-      resolveEnded();
-    },
-    async stopConsuming() {},
-    async commit() {},
-    async close() {},
-    connected: () => 'not_configured',
-  };
+/** The signal the model knows, with the extreme readings put in (as numbers: 1e39 stays 1e39 in JSON). */
+function withExtremes(values: Float32Array, extreme: ReadonlyMap<number, number>): number[] {
+  return Array.from(values, (v, i) => extreme.get(i) ?? v);
 }
 
 describe('a reading far outside anything the model has seen', () => {
@@ -92,7 +56,7 @@ describe('a reading far outside anything the model has seen', () => {
       config,
       logger: pino({ level: 'silent' }),
       stdout,
-      source: sourceOf(periodicSeries(READINGS, { seed: 2, offset: 5 }), EXTREME),
+      source: fakeSource(withExtremes(periodicSeries(READINGS, { seed: 2, offset: 5 }), EXTREME)),
       scorer: model,
       scoreInWorker: false,
       scoredWindows: [{ write: (w) => scored.push(w) }],
@@ -119,6 +83,7 @@ describe('a reading far outside anything the model has seen', () => {
   });
 
   it('leaves the windows holding it out of the cold start, which trains at the first try', async () => {
+    const { windowSize: _, ...modelSettings } = PERIODIC_MODEL;
     // Two extreme readings among the 300 warm-up windows, one after them.
     const extreme = new Map([
       [100, 1e39],
@@ -130,13 +95,11 @@ describe('a reading far outside anything the model has seen', () => {
       flags: {
         window: { size: W, stride: 1 },
         input: { maxLatenessMs: 0 },
+        // The cold start trains PERIODIC_MODEL (the window size is set above).
         model: {
+          ...modelSettings,
+          hiddenUnits: [...modelSettings.hiddenUnits],
           warmupWindows: 300,
-          hiddenUnits: [16],
-          codeSize: 8,
-          maxEpochs: 12,
-          learningRate: 0.02,
-          seed: 7,
         },
         threshold: { method: 'rolling', rolling: { window: 100, warmup: 50, k: 6 } },
         alerts: { confirmK: 1, confirmN: 1, cooldownMs: 0 },
@@ -151,7 +114,7 @@ describe('a reading far outside anything the model has seen', () => {
       config,
       logger: pino({ level: 'info' }, log.stream),
       stdout: capture().stream,
-      source: sourceOf(periodicSeries(700, { seed: 2, offset: 5 }), extreme),
+      source: fakeSource(withExtremes(periodicSeries(700, { seed: 2, offset: 5 }), extreme)),
       scoredWindows: [{ write: (w) => scored.push(w) }],
     });
     await daemon.start();

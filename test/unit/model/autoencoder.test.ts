@@ -4,11 +4,10 @@ import { EXTREME_SCORE, type SensorWindow } from '../../../src/detector/types.ts
 import { isTsadError } from '../../../src/errors.ts';
 import type { Autoencoder } from '../../../src/model/autoencoder.ts';
 import { initBackend } from '../../../src/model/backend.ts';
-import { trainAutoencoder } from '../../../src/model/train.ts';
 import { windowsFromSeries } from '../../../src/model/windows.ts';
-import { percentile99, periodicSeries } from './fixtures.ts';
+import { PERIODIC_MODEL, percentile99, periodicSeries, trainPeriodicModel } from './fixtures.ts';
 
-const W = 16;
+const W = PERIODIC_MODEL.windowSize;
 let model: Autoencoder;
 let cleanScores: number[];
 
@@ -19,17 +18,7 @@ function cleanWindow(offset: number, seed: number): Float32Array {
 
 before(async () => {
   await initBackend();
-  const training = windowsFromSeries(periodicSeries(300 + W, { seed: 1 }), 1, W);
-  model = await trainAutoencoder(training, {
-    windowSize: W,
-    hiddenUnits: [16],
-    codeSize: 8,
-    maxEpochs: 12,
-    batchSize: 64,
-    learningRate: 0.02,
-    patience: 5,
-    seed: 7,
-  });
+  model = await trainPeriodicModel();
   const clean = windowsFromSeries(periodicSeries(400, { seed: 2, offset: 5 }), 1, W);
   cleanScores = (await model.scoreData(clean)).map((s) => s.score);
 });

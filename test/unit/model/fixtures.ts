@@ -2,7 +2,9 @@
  * Synthetic series for the model tests: a noisy periodic signal (what
  * "normal" looks like) and ways to spoil one window of it.
  */
-import { mulberry32 } from '../../../src/model/train.ts';
+import type { Autoencoder } from '../../../src/model/autoencoder.ts';
+import { mulberry32, trainAutoencoder } from '../../../src/model/train.ts';
+import { windowsFromSeries } from '../../../src/model/windows.ts';
 
 /** A row-major series of `rows` steps: channel c is sin(2π t / period + c) + noise. */
 export function periodicSeries(
@@ -35,4 +37,25 @@ export function periodicSeries(
 export function percentile99(scores: readonly number[]): number {
   const sorted = [...scores].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
+}
+
+/** The small model the scoring tests train on the periodic signal (window 16, one channel). */
+export const PERIODIC_MODEL = Object.freeze({
+  windowSize: 16,
+  hiddenUnits: [16],
+  codeSize: 8,
+  maxEpochs: 12,
+  batchSize: 64,
+  learningRate: 0.02,
+  patience: 5,
+  seed: 7,
+});
+
+/** PERIODIC_MODEL trained on 300 windows of the periodic signal (seed 1). */
+export function trainPeriodicModel(): Promise<Autoencoder> {
+  const w = PERIODIC_MODEL.windowSize;
+  return trainAutoencoder(windowsFromSeries(periodicSeries(300 + w, { seed: 1 }), 1, w), {
+    ...PERIODIC_MODEL,
+    hiddenUnits: [...PERIODIC_MODEL.hiddenUnits],
+  });
 }

@@ -1,0 +1,48 @@
+/**
+ * A daemon source for the unit tests: one sensor, `s`, whose readings are
+ * `values`, one second apart, pushed as fast as the daemon's gate lets them.
+ * It records the daemon's calls to it and counts acknowledged messages.
+ */
+import type { DaemonSource } from '../../../src/app/daemon.ts';
+import type { Pipeline } from '../../../src/stream/pipeline.ts';
+
+export function fakeSource(values: ArrayLike<number>) {
+  const calls: string[] = [];
+  let acked = 0;
+  let resolveEnded: () => void = () => {};
+  const source: DaemonSource & { calls: string[]; acked: () => number } = {
+    kind: 'simulator',
+    calls,
+    acked: () => acked,
+    ended: new Promise<void>((resolve) => {
+      resolveEnded = resolve;
+    }),
+    async start(pipeline: Pipeline, gate) {
+      calls.push('start');
+      for (let i = 0; i < values.length; i++) {
+        await gate();
+        pipeline.push({
+          topic: 't',
+          partition: 0,
+          offset: String(i),
+          key: 's',
+          value: JSON.stringify({ sensor: 's', ts: 1_000 * i, value: values[i] }),
+          ack: () => acked++,
+        });
+      }
+      await pipeline.waitIdle();
+      resolveEnded();
+    },
+    async stopConsuming() {
+      calls.push('stopConsuming');
+    },
+    async commit() {
+      calls.push('commit');
+    },
+    async close() {
+      calls.push('close');
+    },
+    connected: () => 'not_configured',
+  };
+  return source;
+}
