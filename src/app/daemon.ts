@@ -678,8 +678,20 @@ function createRetraining(wiring: RetrainingWiring): RetrainingScheduler {
       checkEvery: Math.max(1, Math.floor(r.drift.windows / 4)),
     }),
     model: models,
-    train: (windows, signal) =>
-      trainInWorker(windows, modelConfig, { channels: windows[0]?.channels ?? [], signal }),
+    train: async (windows, signal) => {
+      const candidate = await trainInWorker(windows, modelConfig, {
+        channels: windows[0]?.channels ?? [],
+        signal,
+      });
+      const { windowsLeftOut } = candidate.metadata.training;
+      if (windowsLeftOut > 0) {
+        logger.info(
+          { version: candidate.version, windows: windows.length, windowsLeftOut },
+          'retraining: windows holding infinite or extreme values (beyond the normalisation limit) left out of training',
+        );
+      }
+      return candidate;
+    },
     recalibrate: wiring.recalibrate,
     ...(registry
       ? {

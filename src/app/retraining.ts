@@ -15,13 +15,17 @@
  *     model's own 99th percentile of held-out normal scores (its recall) must
  *     not fall by more than `tolerance` (absolute), so the new model does not
  *     forget what was anomalous.
+ * Held-out windows that either model scores from EXTREME_SCORE up (a value
+ * clamped by the normalisation: a broken sensor's 1e20 judged during a
+ * threshold's warm-up) are left out of both rules: one of them would set the
+ * mean of every model alike and pass any candidate.
  * After a drift the old normal no longer is: the candidate trains on the most
  * recent windows, the held-out set is the newest part of them, and windows
  * flagged after the drift began are not used to judge it.
  */
 import type { DriftDetector } from '../detector/drift-detector.ts';
 import type { ReservoirSnapshot, TrainingReservoir } from '../detector/training-reservoir.ts';
-import type { SensorWindow } from '../detector/types.ts';
+import { EXTREME_SCORE, type SensorWindow } from '../detector/types.ts';
 import type { ModelRegistry } from '../model/registry.ts';
 import type { ModelSwitch, SwitchableModel } from './model-switch.ts';
 
@@ -77,7 +81,10 @@ export interface TrainingOutcome {
 
 /** Scores of the candidate and the current model on the validation windows. */
 export interface CandidateComparison {
+  /** Held-out normal windows validated on. */
   holdoutWindows: number;
+  /** Held-out windows left out: either model scored them from EXTREME_SCORE up. */
+  holdoutWindowsLeftOut: number;
   flaggedWindows: number;
   candidateNormalMean: number;
   candidateNormalMedian: number;
@@ -327,9 +334,14 @@ export async function compareCandidate(
   holdout: SensorWindow[],
   flagged: SensorWindow[],
 ): Promise<CandidateComparison> {
-  const candNormal = await scoresOf(candidate, holdout);
+  const candHoldout = await scoresOf(candidate, holdout);
+  const currHoldout = current ? await scoresOf(current, holdout) : null;
+  const ordinary = candHoldout.map(
+    (score, i) => score < EXTREME_SCORE && (currHoldout?.[i] ?? 0) < EXTREME_SCORE,
+  );
+  const candNormal = candHoldout.filter((_, i) => ordinary[i]);
+  const currNormal = currHoldout?.filter((_, i) => ordinary[i]) ?? null;
   const candFlagged = await scoresOf(candidate, flagged);
-  const currNormal = current ? await scoresOf(current, holdout) : null;
   const currFlagged = current ? await scoresOf(current, flagged) : null;
   const candidateNormalMean = mean(candNormal);
   const currentNormalMean = currNormal ? mean(currNormal) : null;
@@ -337,7 +349,8 @@ export async function compareCandidate(
   const currMedian = currNormal ? quantile(currNormal, 0.5) : Number.NaN;
   const scale = candMedian > 0 && currMedian > 0 ? candMedian / currMedian : null;
   return {
-    holdoutWindows: holdout.length,
+    holdoutWindows: candNormal.length,
+    holdoutWindowsLeftOut: holdout.length - candNormal.length,
     flaggedWindows: flagged.length,
     candidateNormalMean,
     candidateNormalMedian: candMedian,

@@ -24,6 +24,10 @@ const EXTREME = new Map([
   [300, 1e39],
 ]);
 
+/** PERIODIC_MODEL as config flags (the window size is set under `window`). */
+const { windowSize: _, ...periodic } = PERIODIC_MODEL;
+const MODEL_FLAGS = { ...periodic, hiddenUnits: [...periodic.hiddenUnits] };
+
 let model: Autoencoder;
 
 before(async () => {
@@ -83,7 +87,6 @@ describe('a reading far outside anything the model has seen', () => {
   });
 
   it('leaves the windows holding it out of the cold start, which trains at the first try', async () => {
-    const { windowSize: _, ...modelSettings } = PERIODIC_MODEL;
     // Two extreme readings among the 300 warm-up windows, one after them.
     const extreme = new Map([
       [100, 1e39],
@@ -97,8 +100,7 @@ describe('a reading far outside anything the model has seen', () => {
         input: { maxLatenessMs: 0 },
         // The cold start trains PERIODIC_MODEL (the window size is set above).
         model: {
-          ...modelSettings,
-          hiddenUnits: [...modelSettings.hiddenUnits],
+          ...MODEL_FLAGS,
           warmupWindows: 300,
         },
         threshold: { method: 'rolling', rolling: { window: 100, warmup: 50, k: 6 } },
@@ -141,7 +143,78 @@ describe('a reading far outside anything the model has seen', () => {
       );
     }
   });
+
+  it('leaves the windows holding it out of a retraining, and logs how many', async () => {
+    // Reading 20 is inside the threshold's warm-up, where an extreme score is
+    // not judged: its windows count as normal and reach the retraining sample.
+    const config = loadConfig({
+      env: {},
+      flags: {
+        window: { size: W, stride: 1 },
+        input: { maxLatenessMs: 0 },
+        model: MODEL_FLAGS,
+        threshold: { method: 'rolling', rolling: { window: 100, warmup: 50, k: 6 } },
+        alerts: { confirmK: 1, confirmN: 1, cooldownMs: 0 },
+        metrics: { enabled: false },
+        retraining: { intervalMs: 0, afterWindows: 250, drift: { enabled: false } },
+        shutdown: { timeoutMs: 5_000 },
+      },
+    });
+    const log = capture();
+    const daemon = createDaemon({
+      config,
+      logger: pino({ level: 'info' }, log.stream),
+      stdout: capture().stream,
+      source: fakeSource(
+        withExtremes(periodicSeries(300, { seed: 2, offset: 5 }), new Map([[20, 1e20]])),
+      ),
+      // Its own model: the daemon of the first test disposed the shared one when it stopped.
+      scorer: await trainPeriodicModel(),
+      scoreInWorker: false,
+    });
+    let lines: LogLine[];
+    try {
+      await daemon.start();
+      await daemon.ended;
+      lines = await waitForLine(log, (l) => l.msg.startsWith('retraining: candidate'));
+    } finally {
+      await daemon.stop();
+    }
+
+    // Each window holding reading 20 went to training or to the held-out set, and was left out there.
+    const leftOut = lines.filter((l) => l.msg.includes('left out of training'));
+    assert.equal(leftOut.length, 1, log.text());
+    const outcome = lines.find((l) => l.msg.startsWith('retraining: candidate'))!;
+    assert.equal(
+      leftOut[0]!.windowsLeftOut! + outcome.validation!.holdoutWindowsLeftOut,
+      W,
+      log.text(),
+    );
+  });
 });
+
+type LogLine = {
+  msg: string;
+  windowsLeftOut?: number;
+  validation?: { holdoutWindowsLeftOut: number };
+};
+
+/** The log's lines once one of them matches (the retraining runs after the source ends). */
+async function waitForLine(
+  log: { text(): string },
+  match: (line: LogLine) => boolean,
+): Promise<LogLine[]> {
+  for (let waited = 0; ; waited += 50) {
+    const lines = log
+      .text()
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line) as LogLine);
+    if (lines.some(match)) return lines;
+    assert.ok(waited < 60_000, `no matching log line in 60 s:\n${log.text()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 /** A writable that keeps what is written to it. */
 function capture(): { stream: Writable; text(): string } {

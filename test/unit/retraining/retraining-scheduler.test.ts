@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createModelSwitch, type SwitchableModel } from '../../../src/app/model-switch.ts';
 import {
+  compareCandidate,
   createRetrainingScheduler,
   DEFAULT_RETRAINING_POLICY,
   judge,
@@ -148,6 +149,7 @@ test('a candidate worse on held-out normal windows is rejected and the current m
   const verdict = judge(
     {
       holdoutWindows: 100,
+      holdoutWindowsLeftOut: 0,
       flaggedWindows: 0,
       candidateNormalMean: 0.5,
       candidateNormalMedian: 0.5,
@@ -167,6 +169,7 @@ test('a candidate that forgets flagged windows is rejected', () => {
   const verdict = judge(
     {
       holdoutWindows: 100,
+      holdoutWindowsLeftOut: 0,
       flaggedWindows: 20,
       candidateNormalMean: 0.1,
       candidateNormalMedian: 0.1,
@@ -180,6 +183,23 @@ test('a candidate that forgets flagged windows is rejected', () => {
   );
   assert.equal(verdict.promote, false);
   assert.match(verdict.reason, /forgets flagged/);
+});
+
+test('held-out windows scored from EXTREME_SCORE up are left out, so they cannot pass a worse candidate', async () => {
+  const current = new LevelModel('current', 1);
+  const worse = new LevelModel('worse', 2);
+  // A broken sensor's 1e6 in two held-out windows: scores of about 1e12 under either model.
+  const holdout = [...Array.from({ length: 100 }, () => windowOf(1)), windowOf(1e6), windowOf(1e6)];
+  const validation = await compareCandidate(worse, current, holdout, []);
+  assert.equal(validation.holdoutWindows, 100);
+  assert.equal(validation.holdoutWindowsLeftOut, 2);
+  assert.ok(
+    validation.candidateNormalMean < 1.1,
+    `candidate mean ${validation.candidateNormalMean}`,
+  );
+  const verdict = judge(validation, true, 0.1);
+  assert.equal(verdict.promote, false);
+  assert.match(verdict.reason, /worse on held-out normal/);
 });
 
 test('retraining after N windows promotes an equally good model and rescales by about 1', async () => {
