@@ -6,6 +6,7 @@
  * so the dead-letter topic and the metrics can say why without parsing text.
  * The format is documented in docs/messages.md and schemas/reading.schema.json.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Reading } from '../detector/types.ts';
 import type { RejectReason } from './ports.ts';
 
@@ -114,11 +115,14 @@ export function createDecoder(
     if (entries.length === 0) {
       throw new Rejection('missing_field', `"${o.valuesField}" is empty${where}`);
     }
-    const values: Record<string, number> = {};
-    for (const [channel, value] of entries) {
-      values[channel] = numberOf(value, `${o.valuesField}.${channel}`, where);
-    }
-    return values;
+    // Built from entries, not by assignment: `values["__proto__"] = 1` would
+    // not make a channel, so a channel of that name would vanish.
+    return Object.fromEntries(
+      entries.map(([channel, value]) => [
+        channel,
+        numberOf(value, `${o.valuesField}.${channel}`, where),
+      ]),
+    );
   };
 
   // The common case, one well-formed single-channel reading, checked in one
@@ -154,6 +158,10 @@ export function createDecoder(
     if (bytes > o.maxMessageBytes) {
       return { ok: false, reason: 'too_large', detail: `${bytes} bytes > ${o.maxMessageBytes}` };
     }
+    if (typeof payload !== 'string' && !isUtf8(payload)) {
+      // toString would put U+FFFD in place of the bad bytes and decode the rest.
+      return { ok: false, reason: 'not_json', detail: 'not valid UTF-8' };
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
@@ -176,18 +184,37 @@ export function createDecoder(
       return { ok: true, readings: [readingOf(parsed, undefined)] };
     } catch (error) {
       if (error instanceof Rejection)
-        return { ok: false, reason: error.reason, detail: error.detail };
-      throw error;
+        return { ok: false, reason: error.reason, detail: error.detail.slice(0, 4 * DETAIL_CHARS) };
+      // A defect of the checks above, not of the message alone: the message
+      // is still dead-lettered, so the daemon goes on and nothing is lost.
+      return { ok: false, reason: 'undecodable', detail: String(error).slice(0, DETAIL_CHARS) };
     }
   };
 }
 
+/** Longest piece of a message quoted in a rejection's detail (it goes into a Kafka header). */
+const DETAIL_CHARS = 200;
+
+/**
+ * A short description of a value that is not what a field needs. Strings are
+ * quoted up to DETAIL_CHARS; objects and arrays are named, not serialised, so
+ * neither a large value nor deep nesting (JSON.stringify would overflow the
+ * stack) can make the detail expensive or throw.
+ */
+function describe(value: unknown): string {
+  if (typeof value === 'string') {
+    const quoted = JSON.stringify(value.slice(0, DETAIL_CHARS));
+    return value.length > DETAIL_CHARS ? `${quoted}… (${value.length} chars)` : quoted;
+  }
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
 function numberOf(value: unknown, field: string, where: string): number {
   if (typeof value !== 'number') {
-    throw new Rejection(
-      'non_numeric',
-      `"${field}" is ${JSON.stringify(value) ?? 'undefined'}${where}`,
-    );
+    throw new Rejection('non_numeric', `"${field}" is ${describe(value)}${where}`);
   }
   // JSON.parse cannot produce NaN or Infinity, but 1e999 parses to Infinity.
   if (!Number.isFinite(value)) throw new Rejection('non_finite', `"${field}" is ${value}${where}`);
@@ -205,7 +232,7 @@ function timestampOf(value: unknown, field: string, where: string): number {
   } else {
     throw new Rejection(
       'bad_timestamp',
-      `"${field}" must be epoch ms or ISO 8601, got ${JSON.stringify(value).slice(0, 60)}${where}`,
+      `"${field}" must be epoch ms or ISO 8601, got ${describe(value)}${where}`,
     );
   }
   if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TS) {

@@ -14,7 +14,8 @@ export type RejectReason =
   | 'non_numeric'
   | 'non_finite'
   | 'too_large'
-  | 'unknown_channel';
+  | 'unknown_channel'
+  | 'undecodable';
 
 /** Why a decoded reading was not windowed. Bounded set: metric label. */
 export type DropReason =

@@ -54,6 +54,7 @@ const REJECT_REASONS = labelValues<RejectReason>({
   non_finite: true,
   too_large: true,
   unknown_channel: true,
+  undecodable: true,
 });
 const DROP_REASONS = labelValues<DropReason>({
   late: true,

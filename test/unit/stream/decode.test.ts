@@ -111,6 +111,55 @@ describe('decode', () => {
     assert.ok(createDecoder(strict)('{"sensor":"a","ts":1,"values":{"vibration":1,"temp":2}}').ok);
   });
 
+  it('rejects deeply nested values with a short detail instead of throwing', () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    for (const payload of [
+      `{"sensor":"a","ts":1,"value":${deep}}`,
+      `{"sensor":"a","ts":${deep},"value":1}`,
+      `{"sensor":"a","ts":1,"values":{"t":${deep}}}`,
+    ]) {
+      const result = rejected(payload);
+      assert.match(result.reason, /^(non_numeric|bad_timestamp)$/);
+      assert.ok(result.detail.length < 200, result.detail);
+    }
+  });
+
+  it('quotes at most 200 characters of a bad value in the detail', () => {
+    const long = 'x'.repeat(600_000);
+    const result = rejected(JSON.stringify({ sensor: 'a', ts: 1, value: long }));
+    assert.equal(result.reason, 'non_numeric');
+    assert.ok(result.detail.length < 300, `detail of ${result.detail.length} chars`);
+    assert.match(result.detail, /600000 chars/);
+    const channels = Object.fromEntries(
+      Array.from({ length: 5_000 }, (_, i) => [`channel-${i}`, 1]),
+    );
+    const strict = { expectedChannels: ['t'] };
+    const many = rejected(JSON.stringify({ sensor: 'a', ts: 1, values: channels }), strict);
+    assert.equal(many.reason, 'unknown_channel');
+    assert.ok(many.detail.length <= 800, `detail of ${many.detail.length} chars`);
+  });
+
+  it('rejects a value that is not valid UTF-8', () => {
+    const bytes = Buffer.concat([
+      Buffer.from('{"sensor":"'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('","ts":1,"value":1}'),
+    ]);
+    const result = rejected(bytes);
+    assert.equal(result.reason, 'not_json');
+    assert.match(result.detail, /UTF-8/);
+  });
+
+  it('keeps a channel named __proto__ like any other', () => {
+    const result = decode('{"sensor":"a","ts":1,"values":{"__proto__":1,"b":2}}');
+    assert.ok(result.ok);
+    assert.deepEqual(Object.keys(result.readings[0]!.values).sort(), ['__proto__', 'b']);
+    assert.equal(
+      Object.getOwnPropertyDescriptor(result.readings[0]!.values, '__proto__')?.value,
+      1,
+    );
+  });
+
   it('decodes a lone reading exactly as the same reading inside an array (fast and full path agree)', () => {
     const field = fc.oneof(
       fc.string({ maxLength: 3 }),
