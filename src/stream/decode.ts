@@ -227,7 +227,7 @@ function timestampOf(value: unknown, field: string, where: string): number {
   let ms: number;
   if (typeof value === 'number') {
     ms = value;
-  } else if (typeof value === 'string' && ISO_8601.test(value)) {
+  } else if (typeof value === 'string' && ISO_8601.test(value) && realDate(value)) {
     ms = Date.parse(value);
   } else {
     throw new Rejection(
@@ -239,4 +239,16 @@ function timestampOf(value: unknown, field: string, where: string): number {
     throw new Rejection('bad_timestamp', `"${field}" out of range: ${String(value)}${where}`);
   }
   return Math.trunc(ms);
+}
+
+/** Whether an ISO 8601 string's date exists (Date.parse takes February 30th as March 2nd). */
+function realDate(iso: string): boolean {
+  const year = Number(iso.slice(0, 4));
+  const month = Number(iso.slice(5, 7));
+  const day = Number(iso.slice(8, 10));
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month);
+}
+
+function daysIn(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }

@@ -139,6 +139,13 @@ describe('decode', () => {
     assert.ok(many.detail.length <= 800, `detail of ${many.detail.length} chars`);
   });
 
+  it('rejects an ISO 8601 date that does not exist', () => {
+    for (const ts of ['2026-02-30T00:00:00Z', '2026-04-31T00:00:00Z', '2026-13-01T00:00:00Z']) {
+      assert.equal(rejected(`{"sensor":"a","ts":"${ts}","value":1}`).reason, 'bad_timestamp', ts);
+    }
+    assert.ok(decode('{"sensor":"a","ts":"2024-02-29T00:00:00Z","value":1}').ok);
+  });
+
   it('rejects a value that is not valid UTF-8', () => {
     const bytes = Buffer.concat([
       Buffer.from('{"sensor":"'),
