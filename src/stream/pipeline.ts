@@ -568,12 +568,15 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
     },
     revoke(match) {
       let sensors = 0;
-      store.dropSensors((sensor, origin) => {
+      const abandoned = store.dropSensors((sensor, origin) => {
         if (!match(origin)) return false;
         sensors++;
         deps.detector.forget(sensor);
+        observer.forgetSensor?.(sensor);
         return true;
       });
+      // Readings that waited for reordering stay un-acked: the new owner reads them again.
+      for (let i = 0; i < abandoned.length; i++) observer.readingDropped('revoked');
       return sensors;
     },
     async drain(releaseForMs = Number.POSITIVE_INFINITY) {

@@ -57,6 +57,8 @@ export interface PipelineObserver {
   thresholdValue(sensor: string, threshold: number, score: number): void;
   /** A model became the one that scores (at start or after a retraining swap). Optional. */
   modelLoaded?(version: string, createdAtMs: number): void;
+  /** A sensor's state was dropped (its partition was revoked): stop reporting it. Optional. */
+  forgetSensor?(sensor: string): void;
   /** A training run ended; `loss` is the final validation loss when it succeeded. Optional. */
   trainingRun?(outcome: TrainingOutcome, seconds: number, loss?: number): void;
 }

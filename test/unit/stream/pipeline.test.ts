@@ -119,12 +119,18 @@ function setup(
   const unscored: SensorWindow[] = [];
   let alertFailures = overrides.alertFailures ?? 0;
   const hooked: Array<{ end: number; score: number; anomalous: boolean }> = [];
-  const counts = { consumed: 0, dropped: [] as string[], scoredBatches: 0 };
+  const counts = {
+    consumed: 0,
+    dropped: [] as string[],
+    scoredBatches: 0,
+    forgotten: [] as string[],
+  };
   const observer: PipelineObserver = {
     ...nullObserver,
     messageConsumed: () => counts.consumed++,
     readingDropped: (r) => counts.dropped.push(r),
     batchScored: () => counts.scoredBatches++,
+    forgetSensor: (sensor) => counts.forgotten.push(sensor),
   };
   const pipeline = createPipeline<FakeAlert>({
     options: {
@@ -341,7 +347,7 @@ describe('pipeline', () => {
   });
 
   it('drops the state of sensors of a revoked partition and forgets their detectors', async () => {
-    const { pipeline, detector } = setup();
+    const { pipeline, detector, counts } = setup();
     pipeline.push(message(0, { sensor: 'a', ts: 1, value: 1 }, [], 0));
     pipeline.push(message(0, { sensor: 'b', ts: 1, value: 1 }, [], 1));
     assert.equal(
@@ -349,7 +355,22 @@ describe('pipeline', () => {
       1,
     );
     assert.deepEqual(detector.forgotten, ['b']);
+    assert.deepEqual(counts.forgotten, ['b'], 'the metrics stop reporting it');
     await pipeline.close();
+  });
+
+  it('counts the readings of a revoked partition that waited for reordering as dropped (revoked)', async (t) => {
+    const { pipeline, counts } = setup({
+      options: { window: { size: 3, stride: 1, maxLatenessMs: 60_000 } },
+    });
+    t.after(() => pipeline.close());
+    const acked: number[] = [];
+    pipeline.push(message(0, { sensor: 'a', ts: 1, value: 1 }, acked, 0));
+    pipeline.push(message(1, { sensor: 'b', ts: 1, value: 1 }, acked, 1));
+    pipeline.push(message(2, { sensor: 'b', ts: 2, value: 2 }, acked, 1));
+    pipeline.revoke((origin) => origin === 'in:1');
+    assert.deepEqual(counts.dropped, ['revoked', 'revoked']);
+    assert.deepEqual(acked, [], 'left un-acked: the new owner reads them again');
   });
 
   it('drains readings waiting for reordering a high-water mark at a time, then acks them', async (t) => {
