@@ -7,7 +7,7 @@
  * so a reader never sees a half-written model.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, constants as fsConstants, type Stats } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { TsadError } from '../errors.ts';
@@ -55,9 +55,9 @@ export function sha256(bytes: Uint8Array): string {
 
 /**
  * Writes a model directory at `dir`, replacing a previous model there. The
- * checksums of the network files go into the metadata. Refuses to replace a
- * non-empty directory that is not a model, so a mistyped `--out` cannot wipe
- * unrelated files.
+ * checksums of the network files go into the metadata. Refuses anything
+ * checkModelDirectoryTarget refuses, so a mistyped `--out` cannot wipe a file
+ * or unrelated files.
  */
 export async function writeModelDirectory(
   dir: string,
@@ -65,7 +65,7 @@ export async function writeModelDirectory(
   metadata: Omit<ModelMetadata, 'files'>,
 ): Promise<void> {
   const target = path.resolve(dir);
-  await refuseForeignDirectory(target);
+  await checkModelDirectoryTarget(target);
   await fs.mkdir(path.dirname(target), { recursive: true });
   const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const staging = `${target}.tmp-${suffix}`;
@@ -95,18 +95,77 @@ export async function writeModelDirectory(
   }
 }
 
-async function refuseForeignDirectory(dir: string): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await fs.readdir(dir);
-  } catch {
-    return;
+/**
+ * Checks that a model may be saved at `dir` before any work goes into one:
+ * `dir` must be missing, an empty directory or a directory holding a tsad
+ * model and nothing else (its `metadata.json` parses as model metadata), and
+ * its nearest existing ancestor a writable directory. Anything else (a file,
+ * say the training CSV, or a directory of unrelated files) would be replaced,
+ * so it throws TSAD_ERR_INPUT_INVALID naming the path. `tsad train` calls it
+ * before training; every save calls it again.
+ */
+export async function checkModelDirectoryTarget(dir: string): Promise<void> {
+  const target = path.resolve(dir);
+  const refuse = (why: string): TsadError =>
+    new TsadError('TSAD_ERR_INPUT_INVALID', `refusing to write a model to ${dir}: ${why}`);
+  await checkWritableParent(target, refuse);
+  const stats = await statOrUndefined(target);
+  if (stats === undefined) return;
+  if (!stats.isDirectory()) throw refuse('it exists and is not a directory');
+  const entries = await fs.readdir(target);
+  if (entries.length === 0) return;
+  const strays = entries.filter((name) => !MODEL_FILES.includes(name));
+  if (!entries.includes(METADATA_JSON) || !(await holdsModelMetadata(target))) {
+    throw refuse('it is a non-empty directory that holds no model');
   }
-  if (entries.length > 0 && !entries.includes(METADATA_JSON)) {
-    throw new TsadError(
-      'TSAD_ERR_INPUT_INVALID',
-      `refusing to write a model into ${dir}: it is a non-empty directory that holds no model`,
-    );
+  if (strays.length > 0) {
+    throw refuse(`it holds a model and other files (${strays.join(', ')}) that would be deleted`);
+  }
+}
+
+const MODEL_FILES = [MODEL_JSON, WEIGHTS_BIN, METADATA_JSON];
+
+async function holdsModelMetadata(dir: string): Promise<boolean> {
+  try {
+    const json: unknown = JSON.parse(await fs.readFile(path.join(dir, METADATA_JSON), 'utf8'));
+    return modelMetadataSchema.safeParse(json).success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The model is staged beside `target` and renamed into place, creating
+ * missing parents first, so the nearest existing ancestor of `target` must be
+ * a writable directory.
+ */
+async function checkWritableParent(
+  target: string,
+  refuse: (why: string) => TsadError,
+): Promise<void> {
+  let ancestor = path.dirname(target);
+  let stats = await statOrUndefined(ancestor);
+  while (stats === undefined && path.dirname(ancestor) !== ancestor) {
+    ancestor = path.dirname(ancestor);
+    stats = await statOrUndefined(ancestor);
+  }
+  if (stats === undefined || !stats.isDirectory()) {
+    throw refuse(`${ancestor} is not a directory`);
+  }
+  try {
+    await fs.access(ancestor, fsConstants.W_OK);
+  } catch {
+    throw refuse(`${ancestor} is not writable`);
+  }
+}
+
+async function statOrUndefined(file: string): Promise<Stats | undefined> {
+  try {
+    return await fs.stat(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
   }
 }
 

@@ -8,6 +8,7 @@ import { TsadError } from '../../errors.ts';
 import type { Autoencoder } from '../../model/autoencoder.ts';
 import { initBackend } from '../../model/backend.ts';
 import { defaultModelConfig, type ModelConfig } from '../../model/config.ts';
+import { checkModelDirectoryTarget } from '../../model/persistence.ts';
 import { type TrainingProgress, trainAutoencoder } from '../../model/train.ts';
 import { trainInWorker } from '../../model/train-in-worker.ts';
 import { windowsFromSeries } from '../../model/windows.ts';
@@ -44,7 +45,10 @@ export function registerTrain(program: Command, context: CliContext): void {
       'CSV with a header, a timestamp column and numeric channel columns',
     )
     .requiredOption('--window <n>', 'time steps per window', positiveInt)
-    .requiredOption('--out <dir>', 'model directory to write (replaced if it holds a model)')
+    .requiredOption(
+      '--out <dir>',
+      'model directory to write (replaced if it holds a model and nothing else)',
+    )
     .option('--columns <a,b>', 'channel columns to use (default: all but timestamp)', names)
     .option('--epochs <n>', `maximum epochs (default ${d.maxEpochs})`, positiveInt)
     .option(
@@ -79,6 +83,8 @@ export function registerTrain(program: Command, context: CliContext): void {
     )
     .option('--worker', 'train in a worker thread, as the daemon retrains', false)
     .action(async (options: TrainOptions) => {
+      // Refused now rather than after a training that could take hours.
+      await checkModelDirectoryTarget(options.out);
       const series = await readCsvSeries(options.input, options.columns);
       const rows = series.timestamps.length;
       if (rows < options.window) {

@@ -257,6 +257,30 @@ describe('tsad train and tsad score refuse bad input with a clear message', () =
     });
   }
 
+  test('train refuses --out naming an existing file before training, leaving the file', async () => {
+    const before = await fs.readFile(csv, 'utf8');
+    const r = await tsad('train', '--input', csv, '--window', '4', '--out', csv, '--epochs', '1');
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /refusing to write a model to .*train\.csv: it exists and is not a directory/,
+    );
+    assert.doesNotMatch(r.stderr, /training on/);
+    assert.equal(await fs.readFile(csv, 'utf8'), before);
+  });
+
+  test('train refuses --out in a non-empty directory that holds no model before training', async () => {
+    const foreign = path.join(dir, 'foreign');
+    await fs.mkdir(foreign, { recursive: true });
+    await fs.writeFile(path.join(foreign, 'metadata.json'), '{"name":"x"}');
+    await fs.writeFile(path.join(foreign, 'notes.txt'), 'keep me');
+    const r = await tsad('train', '--input', csv, '--window', '4', '--out', foreign);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /foreign: it is a non-empty directory that holds no model/);
+    assert.doesNotMatch(r.stderr, /training on/);
+    assert.deepEqual((await fs.readdir(foreign)).sort(), ['metadata.json', 'notes.txt']);
+  });
+
   test('a non-numeric option is a usage error (exit 2)', async () => {
     const r = await tsad('train', '--input', csv, '--window', 'wide', '--out', path.join(dir, 'x'));
     assert.equal(r.code, 2);

@@ -8,7 +8,7 @@ import { type ErrorCode, isTsadError } from '../../../src/errors.ts';
 import type { Autoencoder } from '../../../src/model/autoencoder.ts';
 import { initBackend } from '../../../src/model/backend.ts';
 import { loadAutoencoder } from '../../../src/model/load-autoencoder.ts';
-import { sha256 } from '../../../src/model/persistence.ts';
+import { checkModelDirectoryTarget, sha256 } from '../../../src/model/persistence.ts';
 import { trainAutoencoder } from '../../../src/model/train.ts';
 import { windowsFromSeries } from '../../../src/model/windows.ts';
 import { periodicSeries } from './fixtures.ts';
@@ -124,6 +124,49 @@ describe('saving and loading a model directory', () => {
     await fs.writeFile(path.join(dir, 'notes.txt'), 'keep me');
     await rejectsWith(model.save(dir), 'TSAD_ERR_INPUT_INVALID', /holds no model/);
     assert.equal(await fs.readFile(path.join(dir, 'notes.txt'), 'utf8'), 'keep me');
+  });
+
+  test('refuses to write over a file, leaving it as it was', async () => {
+    const file = path.join(root, 'series.csv');
+    await fs.writeFile(file, 'timestamp,a\n1000,1\n');
+    await rejectsWith(
+      model.save(file),
+      'TSAD_ERR_INPUT_INVALID',
+      /refusing to write a model to .*series\.csv: it exists and is not a directory/,
+    );
+    assert.equal(await fs.readFile(file, 'utf8'), 'timestamp,a\n1000,1\n');
+  });
+
+  test('a metadata.json that is not model metadata does not make a directory a model', async () => {
+    const dir = path.join(root, 'not-a-model');
+    await fs.mkdir(dir);
+    await fs.writeFile(path.join(dir, 'metadata.json'), '{"name":"x"}');
+    await fs.writeFile(path.join(dir, 'notes.txt'), 'keep me');
+    await rejectsWith(model.save(dir), 'TSAD_ERR_INPUT_INVALID', /not-a-model: .*holds no model/);
+    assert.deepEqual((await fs.readdir(dir)).sort(), ['metadata.json', 'notes.txt']);
+  });
+
+  test('refuses to replace a model directory that also holds other files', async () => {
+    const dir = await copyOfModel('model-and-notes');
+    await fs.writeFile(path.join(dir, 'notes.txt'), 'keep me');
+    await rejectsWith(
+      model.save(dir),
+      'TSAD_ERR_INPUT_INVALID',
+      /model-and-notes: it holds a model and other files \(notes\.txt\)/,
+    );
+    assert.equal(await fs.readFile(path.join(dir, 'notes.txt'), 'utf8'), 'keep me');
+  });
+
+  test('checkModelDirectoryTarget refuses a path below a file and accepts a new one', async () => {
+    const file = path.join(root, 'plain.txt');
+    await fs.writeFile(file, 'x');
+    await rejectsWith(
+      checkModelDirectoryTarget(path.join(file, 'model')),
+      'TSAD_ERR_INPUT_INVALID',
+      /plain\.txt is not a directory/,
+    );
+    await checkModelDirectoryTarget(path.join(root, 'new', 'nested', 'model'));
+    await checkModelDirectoryTarget(saved);
   });
 });
 
