@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TsadError } from '../errors.ts';
+import { writeOutputFile } from './write-output-file.ts';
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
 
@@ -253,7 +254,7 @@ export interface NabResultsRows {
  * Writes a results CSV in NAB's format (`timestamp,value,anomaly_score`, one
  * row per input row). Throws TSAD_ERR_INPUT_INVALID for a score outside
  * [0, 1] or NaN, which NAB's scorer would mis-sweep, or mismatched lengths.
- * Creates the parent folders.
+ * Creates the parent folders; replaces a previous file whole or not at all.
  */
 export function writeNabResultsCsv(file: string, rows: NabResultsRows): void {
   const n = rows.timestampText.length;
@@ -271,7 +272,7 @@ export function writeNabResultsCsv(file: string, rows: NabResultsRows): void {
     lines.push(`${rows.timestampText[i]},${rows.values[i]},${score}`);
   }
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  writeOutputFile(file, `${lines.join('\n')}\n`);
 }
 
 // ---------------------------------------------------------------- SKAB
@@ -370,7 +371,8 @@ export function readSkabResultsCsv(file: string): SkabResults {
  * Writes a SKAB results CSV (`datetime;anomaly;changepoint`) for the test
  * part of a file. Without a `changepoint` column of its own, it is derived
  * from the outlier predictions as SKAB's baselines do: 1 where the prediction
- * changes, and the first row's own value.
+ * changes, and the first row's own value. Replaces a previous file whole or
+ * not at all.
  */
 export function writeSkabResultsCsv(
   file: string,
@@ -402,7 +404,7 @@ export function writeSkabResultsCsv(
     previous = a;
   }
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  writeOutputFile(file, `${lines.join('\n')}\n`);
 }
 
 /**

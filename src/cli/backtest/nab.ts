@@ -19,6 +19,7 @@ import {
 } from '../benchmark-files.ts';
 import { writePlotPng } from '../plot.ts';
 import { createProgress } from '../progress.ts';
+import { refuseWritingOverInput } from '../write-output-file.ts';
 import { trailingRange } from './nab-quiet.ts';
 import { dominantPeriod, seasonalResidual } from './nab-seasonal.ts';
 import { judgeScores, type ReplayConfig, type ScoredSeries, scoreSeries } from './replay.ts';
@@ -408,6 +409,10 @@ export async function runNabBacktest(request: NabBacktestRequest): Promise<NabFi
       `no <category>/<file>.csv under ${request.input}`,
     );
   }
+  refuseWritingOverInput(
+    { dir: request.input, files: files.map((f) => path.join(request.input, f)) },
+    { dir: request.out, files: files.map((f) => nabResultsPath(request.out, NAB_DETECTOR, f)) },
+  );
   let labels: NabLabels | undefined;
   if (request.plot) {
     const labelsFile =

@@ -16,6 +16,7 @@ import {
   writeSkabResultsCsv,
 } from '../benchmark-files.ts';
 import { createProgress } from '../progress.ts';
+import { refuseWritingOverInput } from '../write-output-file.ts';
 import { type ReplayConfig, replaySeries } from './replay.ts';
 import { changepointFlags, changesOf, type SkabChangepointConfig } from './skab-changepoints.ts';
 
@@ -144,10 +145,14 @@ export async function runSkabBacktest(request: SkabBacktestRequest): Promise<Ska
   if (files.length === 0) {
     throw new TsadError('TSAD_ERR_INPUT_INVALID', `no <folder>/<n>.csv under ${request.input}`);
   }
+  const freeFile = path.join(request.input, 'anomaly-free', 'anomaly-free.csv');
+  refuseWritingOverInput(
+    { dir: request.input, files: [freeFile, ...files.map((f) => path.join(request.input, f))] },
+    { dir: request.out, files: files.map((f) => path.join(request.out, f)) },
+  );
   const size = request.config.model.windowSize;
   const { differenceAbove } = request.config;
   let free: Float32Array | undefined;
-  const freeFile = path.join(request.input, 'anomaly-free', 'anomaly-free.csv');
   if (request.config.useAnomalyFree && fs.existsSync(freeFile)) {
     free = flatten(sortedChannels(readSkabCsv(freeFile)));
   }

@@ -1,9 +1,9 @@
 /**
  * `tsad score`: scores every row of a CSV series with a trained model and
  * writes `timestamp,score`, where the score of a row is the reconstruction
- * MSE of the window that ends at it.
+ * MSE of the window that ends at it. The output replaces a previous file
+ * whole or not at all, and may not be the input.
  */
-import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
 import { TsadError } from '../../errors.ts';
 import { initBackend } from '../../model/backend.ts';
@@ -11,6 +11,7 @@ import { loadAutoencoder } from '../../model/load-autoencoder.ts';
 import { windowsFromSeries } from '../../model/windows.ts';
 import type { CliContext } from '../cli.ts';
 import { readCsvSeries } from '../csv-series.ts';
+import { sameFile, writeOutputFile } from '../write-output-file.ts';
 
 /** Adds `tsad score` to the program. */
 export function registerScore(program: Command, context: CliContext): void {
@@ -24,6 +25,12 @@ export function registerScore(program: Command, context: CliContext): void {
       'CSV to write: timestamp,score (empty for the first window-1 rows)',
     )
     .action(async (options: { model: string; input: string; out: string }) => {
+      if (sameFile(options.input, options.out)) {
+        throw new TsadError(
+          'TSAD_ERR_INPUT_INVALID',
+          `refusing to write scores to ${options.out}: it is the input ${options.input}`,
+        );
+      }
       await initBackend();
       const model = await loadAutoencoder(options.model);
       try {
@@ -43,7 +50,7 @@ export function registerScore(program: Command, context: CliContext): void {
           const score = row >= size - 1 ? scores[row - size + 1]?.score : undefined;
           lines.push(`${csvCell(series.timestampText[row]!)},${score === undefined ? '' : score}`);
         }
-        await fs.writeFile(options.out, `${lines.join('\n')}\n`);
+        writeOutputFile(options.out, `${lines.join('\n')}\n`);
         context.stdout.write(
           `scored ${windows.length} windows of ${rows} rows with model ${model.version}; wrote ${options.out}\n`,
         );

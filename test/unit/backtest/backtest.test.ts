@@ -30,6 +30,7 @@ import {
   SKAB_CHANNELS,
 } from '../../../src/cli/benchmark-files.ts';
 import { evaluateSkabResults } from '../../../src/cli/commands/evaluate.ts';
+import { isTsadError } from '../../../src/errors.ts';
 import { initBackend } from '../../../src/model/backend.ts';
 import { mulberry32 } from '../../../src/model/train.ts';
 
@@ -214,6 +215,39 @@ describe('backtest', () => {
     assert.deepEqual(Array.from(differenced(values, 2, [true, false])), [0, 10, 2, 20, 3, 40]);
     assert.deepEqual(Array.from(differenced(values, 2, [false, true])), [1, 0, 3, 10, 6, 20]);
     assert.deepEqual(Array.from(values), [1, 10, 3, 20, 6, 40]);
+  });
+
+  it('refuses a SKAB --out that is the input folder or would write onto an input file', async () => {
+    const input = path.join(dir, 'skab-same', 'data');
+    const data = path.join(input, 'valve1', '1.csv');
+    writeSkabCsv(data, 460, 8, true);
+    const before = fs.readFileSync(data, 'utf8');
+    await assert.rejects(
+      runSkabBacktest({ input, out: input, config: skabConfig }),
+      (e) =>
+        isTsadError(e, 'TSAD_ERR_INPUT_INVALID') && /: it is the input folder /.test(e.message),
+    );
+    // A results folder whose <folder> is a link to the input's own.
+    const out = path.join(dir, 'skab-linked-out');
+    fs.mkdirSync(out);
+    fs.symlinkSync(path.join(input, 'valve1'), path.join(out, 'valve1'));
+    await assert.rejects(
+      runSkabBacktest({ input, out, config: skabConfig }),
+      /valve1\/1\.csv would overwrite an input file/,
+    );
+    assert.equal(fs.readFileSync(data, 'utf8'), before);
+    assert.deepEqual(fs.readdirSync(path.join(input, 'valve1')), ['1.csv']);
+  });
+
+  it('refuses a NAB --out that is the input folder', async () => {
+    const input = path.join(dir, 'nab-same', 'data');
+    writeNabCsv(path.join(input, 'synthetic', 'spike.csv'), series(200, 4));
+    await assert.rejects(
+      runNabBacktest({ input, out: input, config: nabConfig }),
+      (e) =>
+        isTsadError(e, 'TSAD_ERR_INPUT_INVALID') && /: it is the input folder /.test(e.message),
+    );
+    assert.deepEqual(fs.readdirSync(input), ['synthetic']);
   });
 
   it('writes SKAB predictions for the test part of every file', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -111,6 +111,50 @@ describe('tsad train and tsad score', () => {
     const scoreAt = (row: number): number => Number(lines[row + 1]!.split(',')[1]);
     // Windows that contain the spike at row 40 (rows 40..51) score above those that do not.
     assert.ok(scoreAt(45) > scoreAt(30), `${scoreAt(45)} vs ${scoreAt(30)}`);
+  });
+
+  test('score refuses an --out that is its --input, leaving the input', async () => {
+    const input = path.join(dir, 'same.csv');
+    await writeSeries(input, 30);
+    const before = await fs.readFile(input, 'utf8');
+    const link = path.join(dir, 'same-link.csv');
+    await fs.symlink(input, link);
+    for (const out of [input, path.join(dir, '.', 'same.csv'), link]) {
+      const r = await tsad('score', '--model', model, '--input', input, '--out', out);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /refusing to write scores to .*: it is the input .*same\.csv/);
+    }
+    assert.equal(await fs.readFile(input, 'utf8'), before);
+  });
+
+  test('a score write that fails part way leaves the previous results whole', async () => {
+    const input = path.join(dir, 'long.csv');
+    const out = path.join(dir, 'long-scores.csv');
+    await writeSeries(input, 200);
+    await fs.writeFile(out, 'previous results\n');
+    const bin = fileURLToPath(new URL('../../../bin/tsad.mjs', import.meta.url));
+    // 200 rows of scores pass a 4-block file size limit, so the write fails with EFBIG.
+    const child = spawnSync(
+      'sh',
+      [
+        '-c',
+        'ulimit -f 4 && exec "$@"',
+        'sh',
+        process.execPath,
+        bin,
+        'score',
+        '--model',
+        model,
+      ].concat(['--input', input, '--out', out]),
+      { encoding: 'utf8' },
+    );
+    assert.notEqual(child.status, 0);
+    assert.match(child.stderr, /cannot write .*long-scores\.csv: .*file too large/);
+    assert.equal(await fs.readFile(out, 'utf8'), 'previous results\n');
+    assert.deepEqual(
+      (await fs.readdir(dir)).filter((f) => f.includes('.tmp-')),
+      [],
+    );
   });
 
   test('score accepts epoch-millisecond timestamps', async () => {

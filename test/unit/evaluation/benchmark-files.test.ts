@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   formatBenchmarkTimestamp,
   listNabResults,
@@ -19,6 +21,10 @@ import {
   writeSkabResultsCsv,
 } from '../../../src/cli/benchmark-files.ts';
 import { isTsadError } from '../../../src/errors.ts';
+
+const BENCHMARK_FILES = fileURLToPath(
+  new URL('../../../src/cli/benchmark-files.ts', import.meta.url),
+);
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-bench-files-'));
@@ -99,6 +105,37 @@ test('the results writer refuses scores outside [0, 1] and detector names with "
     () => nabResultsPath(dir, 'my_detector', 'a/b.csv'),
     (e) => isTsadError(e, 'TSAD_ERR_INPUT_INVALID'),
   );
+});
+
+test('a results write that fails part way leaves the previous file whole', () => {
+  const dir = tempDir();
+  const nab = path.join(dir, 'nab.csv');
+  const skab = path.join(dir, 'skab.csv');
+  fs.writeFileSync(nab, 'previous\n');
+  fs.writeFileSync(skab, 'previous\n');
+  // Rows enough to pass a 4-block file size limit, so the write fails with EFBIG.
+  const script = `
+    import { writeNabResultsCsv, writeSkabResultsCsv } from ${JSON.stringify(BENCHMARK_FILES)};
+    const timestampText = Array(500).fill('2024-01-01 00:00:00');
+    const zeros = Array(500).fill(0);
+    for (const write of [
+      () => writeNabResultsCsv(${JSON.stringify(nab)}, { timestampText, values: zeros, scores: zeros }),
+      () => writeSkabResultsCsv(${JSON.stringify(skab)}, { timestampText, anomaly: zeros }),
+    ]) {
+      try { write(); } catch (error) { console.log(error.message); }
+    }`;
+  const child = spawnSync(
+    'sh',
+    ['-c', 'ulimit -f 4 && exec "$@"', 'sh', process.execPath, '--import', 'tsx'],
+    { input: script, encoding: 'utf8' },
+  );
+  assert.equal(child.status, 0, child.stderr);
+  assert.match(child.stdout, /cannot write .*nab\.csv: .*file too large/);
+  assert.match(child.stdout, /cannot write .*skab\.csv: .*file too large/);
+  assert.equal(fs.readFileSync(nab, 'utf8'), 'previous\n');
+  assert.equal(fs.readFileSync(skab, 'utf8'), 'previous\n');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['nab.csv', 'skab.csv']);
+  fs.rmSync(dir, { recursive: true });
 });
 
 test('NAB labels read as epoch-millisecond windows', () => {

@@ -1,0 +1,75 @@
+/**
+ * Writing the result files of `tsad score` and the backtests so that a failed
+ * write (a full disk, a file size limit) never leaves a truncated file where
+ * the previous results were, and so that results never land on the input
+ * they were computed from.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { TsadError } from '../errors.ts';
+
+/**
+ * Writes `text` to `file` through a temporary file in the same directory that
+ * is then renamed over it, so `file` holds either its previous content or all
+ * of `text`. The temporary file is removed when the write fails, and the
+ * failure is thrown as TSAD_ERR_INTERNAL naming `file`.
+ */
+export function writeOutputFile(file: string, text: string): void {
+  const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${suffix}`);
+  try {
+    fs.writeFileSync(temp, text, { flag: 'wx' });
+    fs.renameSync(temp, file);
+  } catch (error) {
+    fs.rmSync(temp, { force: true });
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new TsadError('TSAD_ERR_INTERNAL', `cannot write ${file}: ${reason}`, { cause: error });
+  }
+}
+
+/**
+ * Whether two paths name the same file or folder: the same absolute path, or
+ * both existing with the same device and inode (so a link or a second path
+ * to the same file counts too).
+ */
+export function sameFile(a: string, b: string): boolean {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  const x = statOrUndefined(a);
+  const y = statOrUndefined(b);
+  return x !== undefined && y !== undefined && x.dev === y.dev && x.ino === y.ino;
+}
+
+/**
+ * Throws TSAD_ERR_INPUT_INVALID when writing `outputs` would write over the
+ * input: `outDir` is the input folder itself, or one of `outputs` is one of
+ * `inputs`. Called before any work, so nothing has been written yet.
+ */
+export function refuseWritingOverInput(
+  input: { dir: string; files: readonly string[] },
+  output: { dir: string; files: readonly string[] },
+): void {
+  const refuse = (why: string): TsadError =>
+    new TsadError('TSAD_ERR_INPUT_INVALID', `refusing to write results to ${output.dir}: ${why}`);
+  if (sameFile(input.dir, output.dir)) throw refuse(`it is the input folder ${input.dir}`);
+  const inputKeys = new Set(input.files.flatMap((file) => fileKeys(file)));
+  for (const file of output.files) {
+    if (fileKeys(file).some((key) => inputKeys.has(key))) {
+      throw refuse(`${file} would overwrite an input file`);
+    }
+  }
+}
+
+/** The absolute path of a file and, when it exists, its device and inode. */
+function fileKeys(file: string): string[] {
+  const stats = statOrUndefined(file);
+  return [path.resolve(file), ...(stats === undefined ? [] : [`${stats.dev}:${stats.ino}`])];
+}
+
+function statOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return undefined;
+  }
+}
