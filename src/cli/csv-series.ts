@@ -19,8 +19,9 @@ export interface CsvSeries {
 /**
  * Reads `file`. `columns` picks channel columns by name (in that order);
  * otherwise every column but `timestamp` is a channel. Empty lines are
- * skipped. Throws TSAD_ERR_INPUT_INVALID for a missing or unknown column, a
- * bad timestamp or a non-numeric value.
+ * skipped. Throws TSAD_ERR_INPUT_INVALID for a missing, unknown or repeated
+ * column (in the header or in `columns`), a bad timestamp or a non-numeric
+ * value.
  */
 export async function readCsvSeries(file: string, columns?: readonly string[]): Promise<CsvSeries> {
   let text: string;
@@ -34,6 +35,13 @@ export async function readCsvSeries(file: string, columns?: readonly string[]): 
   if (header.length === 0 || (header.length === 1 && header[0] === '')) {
     throw invalid(`${file} is empty: expected a header row`);
   }
+  // Columns are found by name, so a repeated name would silently read the first one twice.
+  const repeated = header.find((name, i) => header.indexOf(name) !== i);
+  if (repeated !== undefined) {
+    throw invalid(`${file}: the header names column '${repeated}' more than once`);
+  }
+  const picked = columns?.find((name, i) => columns.indexOf(name) !== i);
+  if (picked !== undefined) throw invalid(`${file}: column '${picked}' is asked for twice`);
   const tsIndex = header.indexOf('timestamp');
   if (tsIndex < 0)
     throw invalid(`${file}: the header has no 'timestamp' column (columns: ${header.join(', ')})`);

@@ -216,6 +216,30 @@ describe('tsad train and tsad score refuse bad input with a clear message', () =
       /unknown column 'nope'/,
     ],
     [
+      'a column named twice in the header',
+      async () => {
+        const file = path.join(dir, 'twice.csv');
+        await fs.writeFile(file, 'timestamp,a,a\n1000,1,2\n2000,1,2\n');
+        return ['train', '--input', file, '--window', '2', '--out', path.join(dir, 'x')];
+      },
+      /twice\.csv: the header names column 'a' more than once/,
+    ],
+    [
+      'a column picked twice with --columns',
+      async () => [
+        'train',
+        '--input',
+        csv,
+        '--window',
+        '12',
+        '--out',
+        path.join(dir, 'x'),
+        '--columns',
+        'temp,temp',
+      ],
+      /train\.csv: column 'temp' is asked for twice/,
+    ],
+    [
       'a non-numeric value',
       async () => {
         const file = path.join(dir, 'bad.csv');
