@@ -62,6 +62,11 @@ export async function runCli(argv: string[], context: Partial<CliContext> = {}):
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
+    // A command stopped by SIGINT/SIGTERM rejects with the signal's reason (its name).
+    if (full.shutdownSignal.aborted && error === full.shutdownSignal.reason) {
+      full.stderr.write(`tsad: stopped by ${String(error)} before finishing\n`);
+      return EXIT.failure;
+    }
     if (
       isTsadError(error, 'TSAD_ERR_CONFIG_INVALID') ||
       isTsadError(error, 'TSAD_ERR_INPUT_INVALID')

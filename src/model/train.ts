@@ -85,6 +85,10 @@ export async function trainAutoencoder(
   let stoppedEarly = false;
   try {
     for (let epoch = 1; epoch <= cfg.maxEpochs; epoch++) {
+      // On the native backend an epoch never gives the event loop a turn (its
+      // kernels and data() finish synchronously), so without this the SIGINT
+      // handler that aborts `signal` would run only once training is over.
+      await new Promise(setImmediate);
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('training aborted');
       const order = tf.tensor1d(permutation(nTrain, random), 'int32');
       const shuffled = tf.gather(xTrain, order);

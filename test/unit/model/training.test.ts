@@ -108,6 +108,26 @@ describe('training', () => {
     await assert.rejects(run, (e) => e === reason);
   });
 
+  test('an abort from a timer (as a signal handler aborts) stops training at the next epoch', async () => {
+    const controller = new AbortController();
+    const reason = new Error('SIGTERM');
+    let epochs = 0;
+    const run = trainAutoencoder(
+      windows,
+      { ...small, maxEpochs: 300, patience: 300 },
+      {
+        signal: controller.signal,
+        onProgress: (p) => {
+          epochs = p.epoch;
+          // A macrotask, like process.on('SIGTERM'): it runs only if training yields.
+          if (p.epoch === 1) setImmediate(() => controller.abort(reason));
+        },
+      },
+    );
+    await assert.rejects(run, (e) => e === reason);
+    assert.ok(epochs <= 2, `trained ${epochs} epochs after the abort was due`);
+  });
+
   test('multichannel windows train and keep their channel names', async () => {
     const two = windowsFromSeries(periodicSeries(60, { channels: 2, seed: 2 }), 2, W);
     const model = await trainAutoencoder(two, { ...small, maxEpochs: 1 }, { channels: ['a', 'b'] });
