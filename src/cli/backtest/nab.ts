@@ -22,7 +22,13 @@ import { createProgress } from '../progress.ts';
 import { refuseWritingOverInput } from '../write-output-file.ts';
 import { trailingRange } from './nab-quiet.ts';
 import { dominantPeriod, seasonalResidual } from './nab-seasonal.ts';
-import { judgeScores, type ReplayConfig, type ScoredSeries, scoreSeries } from './replay.ts';
+import {
+  judgeScores,
+  type ReplayConfig,
+  type ReplayOptions,
+  type ScoredSeries,
+  scoreSeries,
+} from './replay.ts';
 
 /** The NAB configuration: the replay plus how scores are reported. */
 export interface NabBacktestConfig extends ReplayConfig {
@@ -284,6 +290,7 @@ export async function scoreNabSeries(
   timestamps: ArrayLike<number>,
   fitRows: number,
   config: Pick<NabBacktestConfig, 'retraining'> & ReplayConfig,
+  options: ReplayOptions = {},
 ): Promise<ScoredSeries> {
   const n = values.length;
   const segment = (start: number, end: number, fit: number) =>
@@ -295,6 +302,7 @@ export async function scoreNabSeries(
         fitRows: fit,
       },
       config,
+      options,
     );
   const retraining = config.retraining;
   let next = retraining === null ? n : Math.min(n, Math.ceil(fitRows * retraining.growth));
@@ -382,6 +390,8 @@ export interface NabBacktestRequest {
   /** Only these relative paths (`<category>/<file>.csv`); default every file. */
   only?: readonly string[];
   progress?: boolean;
+  /** Stops the backtest between files, epochs or scoring batches; rejects with its reason. */
+  signal?: AbortSignal;
 }
 
 /** Per-file summary of a NAB backtest. */
@@ -429,6 +439,7 @@ export async function runNabBacktest(request: NabBacktestRequest): Promise<NabFi
   const reports: NabFileReport[] = [];
   try {
     for (const file of files) {
+      request.signal?.throwIfAborted();
       const started = Date.now();
       const series = readNabDataCsv(path.join(request.input, file));
       const n = series.values.length;
@@ -438,6 +449,7 @@ export async function runNabBacktest(request: NabBacktestRequest): Promise<NabFi
         series.timestamps,
         probationary,
         request.config,
+        request.signal === undefined ? {} : { signal: request.signal },
       );
       const scores = reportedScores(
         request.config.calibration === 'rank'

@@ -49,6 +49,12 @@ export interface ReplayInput {
   extraTrainingWindows?: readonly Float32Array[];
 }
 
+/** Options of a replay. */
+export interface ReplayOptions {
+  /** Stops the training between epochs and the scoring between batches; rejects with its reason. */
+  signal?: AbortSignal;
+}
+
 /** What the replay says of every row. */
 export interface ReplayOutput {
   /** Raw (smoothed) score of the window ending at each row; NaN before the first full window. */
@@ -115,7 +121,11 @@ export interface ScoredSeries {
  * daemon's gap rule would keep restarting on), a model trained on the windows
  * inside the fitting rows, and batched scoring of every window by that model.
  */
-export async function scoreSeries(input: ReplayInput, config: ReplayConfig): Promise<ScoredSeries> {
+export async function scoreSeries(
+  input: ReplayInput,
+  config: ReplayConfig,
+  options: ReplayOptions = {},
+): Promise<ScoredSeries> {
   const rows = input.timestamps.length;
   const c = input.channels.length;
   const size = config.model.windowSize;
@@ -154,7 +164,10 @@ export async function scoreSeries(input: ReplayInput, config: ReplayConfig): Pro
       `only ${training.length} windows of ${size} rows fit in the first ${input.fitRows} rows`,
     );
   }
-  const model = await trainAutoencoder(training, config.model, { channels: windows[0]!.channels });
+  const model = await trainAutoencoder(training, config.model, {
+    channels: windows[0]!.channels,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
   const raw = new Float64Array(rows).fill(Number.NaN);
   const windowMean = new Float64Array(rows).fill(Number.NaN);
   const lastStep = new Float64Array(rows).fill(Number.NaN);
@@ -170,6 +183,10 @@ export async function scoreSeries(input: ReplayInput, config: ReplayConfig): Pro
         lastStep[row] = score.perStep[score.perStep.length - 1]!;
         perChannel.set(score.perChannel, row * c);
       });
+      // Native scoring never gives the event loop a turn: one per batch lets a
+      // SIGINT handler run and abort `signal`.
+      await new Promise(setImmediate);
+      options.signal?.throwIfAborted();
     }
   } finally {
     model.dispose();
@@ -239,8 +256,9 @@ export function judgeScores(
 export async function replaySeries(
   input: ReplayInput,
   config: ReplayConfig,
+  options: ReplayOptions = {},
 ): Promise<ReplayOutput> {
-  const scored = await scoreSeries(input, config);
+  const scored = await scoreSeries(input, config, options);
   return {
     ...judgeScores(scored.raw, scored.fitWindows, config),
     trainingWindows: scored.trainingWindows,

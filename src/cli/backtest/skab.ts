@@ -51,6 +51,8 @@ export interface SkabBacktestRequest {
   config: SkabBacktestConfig;
   only?: readonly string[];
   progress?: boolean;
+  /** Stops the backtest between files, epochs or scoring batches; rejects with its reason. */
+  signal?: AbortSignal;
 }
 
 /** Per-file summary of a SKAB backtest. */
@@ -162,6 +164,7 @@ export async function runSkabBacktest(request: SkabBacktestRequest): Promise<Ska
   const reports: SkabFileReport[] = [];
   try {
     for (const file of files) {
+      request.signal?.throwIfAborted();
       const started = Date.now();
       const series = sortedChannels(readSkabCsv(path.join(request.input, file)));
       const rows = series.values.length;
@@ -195,6 +198,7 @@ export async function runSkabBacktest(request: SkabBacktestRequest): Promise<Ska
           extraTrainingWindows: extra,
         },
         request.config,
+        request.signal === undefined ? {} : { signal: request.signal },
       );
       const flags = holdPredictions(replay.anomalous, request.config.holdRows);
       const predicted = flags.subarray(SKAB_FIT_ROWS);

@@ -61,6 +61,7 @@ export function registerBacktest(program: Command, context: CliContext): void {
           plot: options.plot === true,
           ...(options.labels === undefined ? {} : { labels: options.labels }),
           progress: options.progress,
+          signal: context.shutdownSignal,
         });
         const summary = {
           benchmark: 'nab',
@@ -77,6 +78,7 @@ export function registerBacktest(program: Command, context: CliContext): void {
           out: options.out,
           config: configs.skab,
           progress: options.progress,
+          signal: context.shutdownSignal,
         });
         const summary = {
           benchmark: 'skab',

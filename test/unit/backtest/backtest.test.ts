@@ -274,4 +274,17 @@ describe('backtest', () => {
     assert.equal(report.filesScored, 2);
     assert.equal(report.rows, 180);
   });
+
+  it('stops a SKAB backtest aborted from a timer (as a signal handler aborts) and writes nothing', async () => {
+    const input = path.join(dir, 'skab-abort', 'data');
+    writeSkabCsv(path.join(input, 'valve1', '1.csv'), 460, 8, true);
+    writeSkabCsv(path.join(input, 'valve1', '2.csv'), 460, 9, true);
+    const out = path.join(dir, 'skab-abort-out');
+    const controller = new AbortController();
+    const reason = new Error('SIGTERM');
+    const run = runSkabBacktest({ input, out, config: skabConfig, signal: controller.signal });
+    setImmediate(() => controller.abort(reason));
+    await assert.rejects(run, (e) => e === reason);
+    assert.equal(fs.existsSync(out), false);
+  });
 });

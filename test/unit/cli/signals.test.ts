@@ -17,32 +17,42 @@ interface Stopped {
 }
 
 /**
- * Runs `tsad ...args` as a child process, sends `signal` once stderr matches
- * `ready`, and resolves when the process exits. Fails if it has not exited
- * EXIT_WITHIN_MS after the signal (then it is killed).
+ * Runs `tsad ...args` as a child process, sends `signal` once `ready(stderr)`
+ * holds (checked on every stderr chunk and every 100 ms), and resolves when
+ * the process exits. Fails if it has not exited EXIT_WITHIN_MS after the
+ * signal (then it is killed).
  */
-function stopWhen(args: string[], ready: RegExp, signal: NodeJS.Signals): Promise<Stopped> {
+function stopWhen(
+  args: string[],
+  ready: (stderr: string) => boolean,
+  signal: NodeJS.Signals,
+): Promise<Stopped> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['bin/tsad.mjs', ...args], { cwd: ROOT });
     let stdout = '';
     let stderr = '';
-    let timer: NodeJS.Timeout | undefined;
+    let deadline: NodeJS.Timeout | undefined;
+    const check = (): void => {
+      if (deadline !== undefined || !ready(stderr)) return;
+      clearInterval(poll);
+      child.kill(signal);
+      deadline = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`still running ${EXIT_WITHIN_MS} ms after ${signal}:\n${stderr}`));
+      }, EXIT_WITHIN_MS);
+    };
+    const poll = setInterval(check, 100);
     child.stdout.on('data', (chunk) => {
       stdout += String(chunk);
     });
     child.stderr.on('data', (chunk) => {
       stderr += String(chunk);
-      if (timer === undefined && ready.test(stderr)) {
-        child.kill(signal);
-        timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          reject(new Error(`still running ${EXIT_WITHIN_MS} ms after ${signal}:\n${stderr}`));
-        }, EXIT_WITHIN_MS);
-      }
+      check();
     });
     child.on('error', reject);
     child.on('exit', (code) => {
-      clearTimeout(timer);
+      clearInterval(poll);
+      clearTimeout(deadline);
       resolve({ code, stdout, stderr });
     });
   });
@@ -71,11 +81,37 @@ describe('SIGTERM stops a long-running command', () => {
         ...['train', '--input', csv, '--window', '16', '--out', out],
         ...['--epochs', '100000', '--patience', '100000', '--hidden', '8', '--code-size', '4'],
       ],
-      /training: 2\//,
+      (stderr) => /training: 2\//.test(stderr),
       'SIGTERM',
     );
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, /tsad: stopped by SIGTERM before finishing/);
     assert.equal(fs.existsSync(out), false);
+  });
+
+  test('tsad backtest stops within a file, keeps the results of the files before and exits 1', async () => {
+    const input = path.join(dir, 'nab');
+    const out = path.join(dir, 'nab-out');
+    const config = path.join(dir, 'backtest.yaml');
+    const nabTime = (i: number) =>
+      new Date(Date.UTC(2024, 0, 1) + i * 300_000).toISOString().slice(0, 19).replace('T', ' ');
+    writeSine(path.join(input, 'a', 'short.csv'), 200, 'timestamp,value', nabTime);
+    // One window per scoring call: the second file takes far longer than the first.
+    writeSine(path.join(input, 'b', 'long.csv'), 5000, 'timestamp,value', nabTime);
+    fs.writeFileSync(
+      config,
+      'nab:\n  model: { windowSize: 8, hiddenUnits: [4], codeSize: 2, maxEpochs: 1 }\n' +
+        '  scoreBatch: 1\n',
+    );
+    const first = path.join(out, 'tsad', 'a', 'tsad_short.csv');
+    const run = await stopWhen(
+      ['backtest', '--benchmark', 'nab', '--input', input, '--out', out, '--config', config],
+      () => fs.existsSync(first),
+      'SIGTERM',
+    );
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /tsad: stopped by SIGTERM before finishing/);
+    assert.equal(run.stdout, '');
+    assert.equal(fs.existsSync(path.join(out, 'tsad', 'b', 'tsad_long.csv')), false);
   });
 });
