@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { TsadError } from '../errors.ts';
 import { CROSS_FIELD_RULES } from './rules.ts';
 import { type Config, type ConfigInput, configSchema, ENV_ALIASES } from './schema.ts';
@@ -78,7 +78,9 @@ export function resolveConfig(options: LoadConfigOptions = {}): {
 
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success)
-    problems.push(...parsed.error.issues.flatMap((i) => describeIssue(i, merged, sourceOf)));
+    problems.push(
+      ...parsed.error.issues.flatMap((i) => describeIssue(i, merged, sourceOf, knownKeysAt)),
+    );
   problems.push(...checkRules(merged, sourceOf));
   if (problems.length > 0 || !parsed.success) return { config: undefined, problems };
 
@@ -94,6 +96,43 @@ export function resolveConfig(options: LoadConfigOptions = {}): {
   );
   const config = { ...data, kafka };
   return { config: deepFreeze(config) as unknown as Config, problems: [] };
+}
+
+/**
+ * Every problem of `tree` (read from `source`, e.g. `file x.yaml`) against a
+ * strict zod schema other than the daemon's, such as the backtest's, described
+ * as loadConfig describes the daemon's: path, value, source, what was expected,
+ * and "did you mean" for an unknown key. Empty when `tree` is valid. Throw
+ * them with configError. The schema's paths must not be daemon settings' (whose
+ * wording and masking would apply).
+ */
+export function schemaProblems(schema: z.ZodType, tree: unknown, source: string): ConfigProblem[] {
+  const parsed = schema.safeParse(tree);
+  if (parsed.success) return [];
+  return parsed.error.issues.flatMap((issue) =>
+    describeIssue(
+      issue,
+      tree,
+      () => source,
+      (keys) => schemaKeysAt(schema, keys),
+    ),
+  );
+}
+
+/** The keys an object at `keys` in `schema` may hold, through optional, nullable and union wrappers. */
+function schemaKeysAt(schema: z.ZodType, keys: readonly (string | number)[]): string[] {
+  const objects = (node: unknown): z.ZodObject[] => {
+    if (node instanceof z.ZodObject) return [node];
+    if (node instanceof z.ZodUnion) return (node.options as unknown[]).flatMap(objects);
+    if (node instanceof z.ZodOptional || node instanceof z.ZodNullable)
+      return objects(node.unwrap());
+    return [];
+  };
+  let level = objects(schema);
+  for (const key of keys) {
+    level = level.flatMap((o) => (String(key) in o.shape ? objects(o.shape[String(key)]) : []));
+  }
+  return [...new Set(level.flatMap((o) => Object.keys(o.shape)))];
 }
 
 /** The TsadError for a list of problems: one line per problem, all of them. */
@@ -244,12 +283,13 @@ function masked(path: string, value: unknown): unknown {
 
 function describeIssue(
   issue: z.core.$ZodIssue,
-  merged: Tree,
+  merged: unknown,
   sourceOf: (path: string) => string,
+  knownKeys: (keys: string[]) => string[],
 ): ConfigProblem[] {
   const path = issue.path.map(String).join('.');
   if (issue.code === 'unrecognized_keys') {
-    const known = knownKeysAt(issue.path.map(String));
+    const known = knownKeys(issue.path.map(String));
     return issue.keys.map((key) => {
       const full = path === '' ? key : `${path}.${key}`;
       const guess = closest(key, known);
@@ -295,6 +335,11 @@ function explain(issue: z.core.$ZodIssue, value: unknown, leafPath: string): str
     }
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_union':
+      // A discriminated union's tag (a threshold's `method`) names its choices.
+      if (issue.discriminator !== undefined && 'options' in issue && issue.options !== undefined)
+        return `expected one of ${issue.options.map((v) => JSON.stringify(v)).join(', ')}`;
+      return issue.message;
     case 'too_small':
     case 'too_big': {
       const small = issue.code === 'too_small';

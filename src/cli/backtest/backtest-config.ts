@@ -6,7 +6,11 @@
  */
 import fs from 'node:fs';
 import YAML from 'yaml';
+import { z } from 'zod';
+import { configError, schemaProblems } from '../../config/load-config.ts';
+import { configSchema } from '../../config/schema.ts';
 import { TsadError } from '../../errors.ts';
+import { modelConfigSchema } from '../../model/config.ts';
 import type { NabBacktestConfig } from './nab.ts';
 import type { SkabBacktestConfig } from './skab.ts';
 
@@ -82,17 +86,133 @@ export const DEFAULT_SKAB_CONFIG: Readonly<SkabBacktestConfig> = Object.freeze<S
   },
 });
 
+const int = (min: number) => z.number().int().min(min);
+const fraction = () => z.number().min(0).lt(1);
+const unit = () => z.number().min(0).max(1);
+
+/**
+ * ThresholdOptions: a method and any of its parameters, bounded as the
+ * daemon's `threshold.<method>` settings are (without their defaults: the
+ * detector fills in what is left out).
+ */
+const thresholdSchema = (() => {
+  const sections = configSchema.unwrap().shape.threshold.unwrap().shape;
+  const method = <M extends 'spot' | 'dspot' | 'rolling' | 'telemanom'>(name: M) =>
+    z.strictObject({
+      method: z.literal(name),
+      ...Object.fromEntries(
+        Object.entries(sections[name].unwrap().shape).map(([key, setting]) => [
+          key,
+          setting.unwrap().optional(),
+        ]),
+      ),
+    });
+  return z.discriminatedUnion('method', [
+    method('spot'),
+    method('dspot'),
+    method('rolling'),
+    method('telemanom'),
+  ]);
+})();
+
+/** The replay's settings (ReplayConfig) but `model`, which a file gives field by field. */
+const replayShape = {
+  reduction: z.enum(['window', 'tail']),
+  tailSteps: int(1),
+  smoothingSpan: z.number().min(1),
+  threshold: thresholdSchema,
+  scoreBatch: int(1),
+};
+
+const nabShape = {
+  ...replayShape,
+  suppressFraction: z.number().min(0),
+  suppressFactor: unit(),
+  suppressLevel: unit(),
+  calibration: z.enum(['threshold', 'rank']),
+  // A margin of 1 or more turns a tail into everything or nothing; a negative
+  // guard band would rank a row against rows after it (look-ahead).
+  rankMargin: fraction(),
+  rankGuard: int(0),
+  seasonal: z
+    .strictObject({ minAcf: z.number().min(-1).max(1), slack: z.number().min(0), smooth: int(1) })
+    .nullable(),
+  likelihood: z
+    .strictObject({
+      shortWindow: int(1),
+      longWindow: z.union([int(1), z.literal(Number.POSITIVE_INFINITY)]),
+      minStd: z.number().min(0),
+      decades: z.number().positive(),
+      minHistory: int(0),
+    })
+    .nullable(),
+  sustained: z.strictObject({ window: int(1), margin: fraction() }).nullable(),
+  quiet: z.strictObject({ fraction: unit(), margin: fraction() }).nullable(),
+  // A growth of 1 or less would never reach the next retraining row.
+  retraining: z.strictObject({ growth: z.number().gt(1), maxWindows: int(1) }).nullable(),
+};
+
+const levelShift = { span: z.number().min(1), window: int(1), threshold: thresholdSchema };
+
+const skabShape = {
+  ...replayShape,
+  useAnomalyFree: z.boolean(),
+  anomalyFreeStride: int(1),
+  holdRows: int(0),
+  differenceAbove: z.number().min(-1).max(1).nullable(),
+  changepoints: z.discriminatedUnion('source', [
+    z.strictObject({ source: z.literal('level-shift'), ...levelShift }),
+    // The outlier flags' changes need none of the level-shift settings.
+    z.strictObject({ source: z.literal('flags'), ...levelShift }).partial({
+      span: true,
+      window: true,
+      threshold: true,
+    }),
+  ]),
+};
+
+const modelSchema = z.strictObject(modelConfigSchema.shape).partial();
+
+/** A complete NAB configuration (every object strict). */
+export const nabConfigSchema = z.strictObject({
+  model: modelSchema.required({ windowSize: true }),
+  ...nabShape,
+});
+
+/** A complete SKAB configuration (every object strict). */
+export const skabConfigSchema = z.strictObject({
+  model: modelSchema.required({ windowSize: true }),
+  ...skabShape,
+});
+
+/**
+ * What a `--config` file may hold: any of each section's keys, `model` any
+ * of its fields (merged over the defaults'); every other value is given whole
+ * (it replaces the default), so its objects need all their fields.
+ */
+const backtestFileSchema = z.strictObject({
+  nab: z
+    .strictObject({ model: modelSchema, ...nabShape })
+    .partial()
+    .nullish(),
+  skab: z
+    .strictObject({ model: modelSchema, ...skabShape })
+    .partial()
+    .nullish(),
+});
+
 /** Both benchmarks' configurations, as a `--config` file may give them. */
 export interface BacktestConfigFile {
-  nab?: Partial<NabBacktestConfig>;
-  skab?: Partial<SkabBacktestConfig>;
+  nab?: Partial<NabBacktestConfig> | null;
+  skab?: Partial<SkabBacktestConfig> | null;
 }
 
 /**
  * Reads a YAML or JSON file `{ nab: {...}, skab: {...} }` and merges each
- * section over the defaults (`model` merged field by field, `threshold`
- * replaced whole). TSAD_ERR_CONFIG_INVALID for an unreadable file or unknown
- * top-level keys.
+ * section over the defaults (`model` merged field by field, everything else
+ * replaced whole). TSAD_ERR_CONFIG_INVALID for an unreadable file, and for
+ * any unknown key or wrong value, every one reported at once with its path
+ * (as the daemon's configuration is; the CLI exits with code 2).
  */
 export function readBacktestConfig(file: string | undefined): {
   nab: NabBacktestConfig;
@@ -108,21 +228,15 @@ export function readBacktestConfig(file: string | undefined): {
         cause,
       });
     }
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      throw new TsadError('TSAD_ERR_CONFIG_INVALID', `${file}: expected { nab: ..., skab: ... }`);
-    }
-    const unknown = Object.keys(raw).filter((k) => k !== 'nab' && k !== 'skab');
-    if (unknown.length > 0) {
-      throw new TsadError('TSAD_ERR_CONFIG_INVALID', `${file}: unknown keys ${unknown.join(', ')}`);
-    }
+    const problems = schemaProblems(backtestFileSchema, raw, `file ${file}`);
+    if (problems.length > 0) throw configError(problems);
     parsed = raw as BacktestConfigFile;
   }
-  const nab = mergeConfig(DEFAULT_NAB_CONFIG, parsed.nab);
-  validateNabRankKeys(nab, file ?? 'backtest config');
+  const nab = mergeConfig(DEFAULT_NAB_CONFIG, parsed.nab ?? undefined);
   // The guard band is the rows whose windows overlap a row's own (window − 1);
   // a file that changes the window but says nothing of the guard keeps that.
   if (parsed.nab?.rankGuard === undefined) nab.rankGuard = Math.max(0, nab.model.windowSize - 1);
-  return { nab, skab: mergeConfig(DEFAULT_SKAB_CONFIG, parsed.skab) };
+  return { nab, skab: mergeConfig(DEFAULT_SKAB_CONFIG, parsed.skab ?? undefined) };
 }
 
 /** Merges overrides over a configuration: `model` field by field, everything else replaced. */
@@ -132,37 +246,4 @@ export function mergeConfig<T extends { model: object }>(base: Readonly<T>, over
     ...over,
     model: { ...base.model, ...over?.model },
   } as T;
-}
-
-/**
- * Rejects NAB rank settings that would silently change what the score means,
- * naming every wrong key: a negative guard band would rank a row against rows
- * after it (look-ahead), a fractional one indexes nothing, and a margin of 1
- * or more turns a tail into everything or nothing.
- */
-export function validateNabRankKeys(config: NabBacktestConfig, source: string): void {
-  const problems: string[] = [];
-  const fraction = (name: string, value: unknown, min: number, max: number, open: boolean) => {
-    const ok = typeof value === 'number' && value >= min && (open ? value < max : value <= max);
-    if (!ok)
-      problems.push(`nab.${name}: a number in [${min}, ${max}${open ? ')' : ']'}, got ${value}`);
-  };
-  const integer = (name: string, value: unknown, min: number) => {
-    if (!(Number.isInteger(value) && (value as number) >= min)) {
-      problems.push(`nab.${name}: an integer ≥ ${min}, got ${value}`);
-    }
-  };
-  fraction('rankMargin', config.rankMargin, 0, 1, true);
-  integer('rankGuard', config.rankGuard, 0);
-  if (config.sustained !== null) {
-    integer('sustained.window', config.sustained?.window, 1);
-    fraction('sustained.margin', config.sustained?.margin, 0, 1, true);
-  }
-  if (config.quiet !== null) {
-    fraction('quiet.fraction', config.quiet?.fraction, 0, 1, false);
-    fraction('quiet.margin', config.quiet?.margin, 0, 1, true);
-  }
-  if (problems.length > 0) {
-    throw new TsadError('TSAD_ERR_CONFIG_INVALID', `${source}: ${problems.join('; ')}`);
-  }
 }
