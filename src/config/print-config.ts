@@ -78,7 +78,9 @@ export function configReferenceMarkdown(): string {
     '  - kafka.bokers (from file tsad.yaml): unknown setting in kafka; did you mean "brokers"?',
     '```',
     '',
-    'Unknown keys in the file are errors. Rules between settings: `window.stride` ≤ `window.size`; `kafka.heartbeatIntervalMs` < `kafka.sessionTimeoutMs`; `alerts.confirmK` ≤ `alerts.confirmN`; `batching.highWaterMark` ≥ `batching.maxBatchSize`; `influx.maxQueue` ≥ `influx.batchSize`; a SASL mechanism needs a username and password; the alert and dead-letter topics differ from the input topic; threshold warm-ups fit in their windows and `zMin` < `zMax`; enabled retraining needs a trigger.',
+    "Unknown keys in the file are errors. Brokers are `host:port` with a port from 1 to 65535 and a host name or IPv4 address (kafkajs reads the host up to the first `:`, so it cannot use an IPv6 literal such as `[::1]:9092`). Topic names follow Kafka's rule: 1 to 249 letters, digits, `.`, `_` and `-`, other than `.` and `..`.",
+    '',
+    'Rules between settings: `window.stride` ≤ `window.size`; `kafka.heartbeatIntervalMs` < `kafka.sessionTimeoutMs`; `alerts.confirmK` ≤ `alerts.confirmN`; `batching.highWaterMark` ≥ `batching.maxBatchSize`; `influx.maxQueue` ≥ `influx.batchSize`; a SASL mechanism needs a username and password; the alert and dead-letter topics differ from the input topic, and an input topic with no dead-letter topic set is at most 245 characters (room for `.dlq`); threshold warm-ups fit in their windows and `zMin` < `zMax`; enabled retraining needs a trigger.',
     '',
     '`tsad config print [--config f] [--set path=value ...] [--format yaml|json]` prints the effective configuration with secrets (' +
       SETTINGS.filter((s) => s.secret)

@@ -52,6 +52,11 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
   rule<[string | undefined, string]>(['kafka.deadLetterTopic', 'kafka.inputTopic'], (dlq, input) =>
     dlq === input ? 'must differ from kafka.inputTopic (rejects would loop)' : undefined,
   ),
+  rule<[string, string | undefined]>(['kafka.inputTopic', 'kafka.deadLetterTopic'], (input, dlq) =>
+    dlq === undefined && input.length > 245
+      ? 'must be at most 245 characters while kafka.deadLetterTopic is unset (the derived <inputTopic>.dlq must fit in 249)'
+      : undefined,
+  ),
   rule<[string, string]>(['kafka.alertTopic', 'kafka.inputTopic'], (alert, input) =>
     alert === input ? 'must differ from kafka.inputTopic' : undefined,
   ),

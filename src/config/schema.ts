@@ -22,10 +22,42 @@ const fraction = () => z.number().min(0).lt(1);
 const nonEmpty = () => z.string().min(1);
 const httpUrl = () => z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
+/**
+ * A bootstrap broker as kafkajs reads it: it splits the text at the first `:`
+ * into host and port, so an IPv6 literal (`[::1]:9092`) is refused rather than
+ * left to fail at connect time with host `[`. A port outside 1-65535 (or none)
+ * would likewise only fail when the daemon connects, after its retries.
+ */
+const broker = () =>
+  z.string().superRefine((text, ctx) => {
+    const match = /^([A-Za-z0-9._-]+):(\d{1,5})$/.exec(text);
+    const port = Number(match?.[2]);
+    if (match !== null && port >= 1 && port <= 65535) return;
+    ctx.addIssue({
+      code: 'custom',
+      message: text.startsWith('[')
+        ? 'IPv6 literals are not supported by the Kafka client (kafkajs); use a host name'
+        : 'expected host:port with a port from 1 to 65535',
+    });
+  });
+
+/** Kafka's rule for topic names; a broker refuses any other name, and the daemon would retry. */
+const topicName = () =>
+  nonEmpty()
+    .max(249)
+    .regex(
+      /^[a-zA-Z0-9._-]*$/,
+      'expected a Kafka topic name: only letters, digits, ".", "_" and "-"',
+    )
+    .refine(
+      (name) => name !== '.' && name !== '..',
+      'expected a Kafka topic name other than "." and ".."',
+    );
+
 const kafka = z
   .strictObject({
     brokers: z
-      .array(nonEmpty())
+      .array(broker())
       .default([])
       .describe(
         'Kafka bootstrap brokers as host:port. Empty = embedded mode: the daemon reads the built-in simulator and prints alerts on stdout.',
@@ -34,9 +66,9 @@ const kafka = z
       .default('tsad')
       .describe('Kafka client id (shows in broker logs and quotas).'),
     groupId: nonEmpty().default('tsad').describe('Consumer group of the daemon.'),
-    inputTopic: nonEmpty().default('sensor-readings').describe('Topic of sensor readings.'),
-    alertTopic: nonEmpty().default('tsad-alerts').describe('Topic alerts are produced to.'),
-    deadLetterTopic: nonEmpty()
+    inputTopic: topicName().default('sensor-readings').describe('Topic of sensor readings.'),
+    alertTopic: topicName().default('tsad-alerts').describe('Topic alerts are produced to.'),
+    deadLetterTopic: topicName()
       .optional()
       .describe('Topic for rejected messages. Default: `<inputTopic>.dlq`.'),
     ssl: z.boolean().default(false).describe('Connect to the brokers over TLS.'),

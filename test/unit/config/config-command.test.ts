@@ -115,6 +115,20 @@ describe('tsad config print', () => {
     }
   });
 
+  it('exits 2 on a broker without a port and on a topic name Kafka refuses', async () => {
+    const { code, err } = await run([
+      'config',
+      'print',
+      '--brokers',
+      'nonsense',
+      '--set',
+      'kafka.inputTopic=bad topic',
+    ]);
+    assert.equal(code, 2);
+    assert.match(err, /- kafka\.brokers\.0 = "nonsense" \(from flag\): expected host:port/);
+    assert.match(err, /- kafka\.inputTopic = "bad topic" \(from flag\): expected a Kafka topic/);
+  });
+
   it('exits 2 for an unknown --set path, suggesting the right one', async () => {
     const { code, err } = await run(['config', 'print', '--set', 'window.sise=3']);
     assert.equal(code, 2);

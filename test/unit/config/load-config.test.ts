@@ -138,6 +138,39 @@ describe('loadConfig validation', () => {
     assert.equal(byPath.get('alerts.hysteresis')?.source, `file ${file}`);
   });
 
+  it('rejects a broker that is not host:port with a port from 1 to 65535, naming its index', () => {
+    const bad = ['nonsense', '127.0.0.1', 'a:0', 'b:65536', 'c:x', 'http://d:9092', '[::1]:9092'];
+    const problems = problemsOf({ env: {}, flags: { kafka: { brokers: ['ok:9092', ...bad] } } });
+    assert.deepEqual(
+      problems.map((p) => [p.path, p.value]),
+      bad.map((broker, i) => [`kafka.brokers.${i + 1}`, broker]),
+    );
+    assert.equal(problems[0]?.message, 'expected host:port with a port from 1 to 65535');
+    assert.match(problems.at(-1)?.message ?? '', /IPv6 literals are not supported/);
+    const good = ['localhost:9092', '10.0.0.1:1', 'kafka-0.kafka_svc.local:65535'];
+    assert.deepEqual(loadConfig({ env: { KAFKA_BROKERS: good.join(',') } }).kafka.brokers, good);
+  });
+
+  it('rejects a topic name Kafka would refuse, for each of the three topics', () => {
+    const problems = problemsOf({
+      env: { TSAD_KAFKA_INPUT_TOPIC: 'bad topic' },
+      flags: { kafka: { deadLetterTopic: 'bad dlq!', alertTopic: '..' } },
+    });
+    const byPath = new Map(problems.map((p) => [p.path, p]));
+    assert.equal(problems.length, 3, JSON.stringify(problems));
+    assert.match(byPath.get('kafka.inputTopic')?.message ?? '', /Kafka topic name: only letters/);
+    assert.equal(byPath.get('kafka.inputTopic')?.source, 'env TSAD_KAFKA_INPUT_TOPIC');
+    assert.match(byPath.get('kafka.deadLetterTopic')?.message ?? '', /only letters/);
+    assert.match(byPath.get('kafka.alertTopic')?.message ?? '', /other than "." and ".."/);
+    const long = problemsOf({ env: {}, flags: { kafka: { alertTopic: 'a'.repeat(250) } } });
+    assert.deepEqual(
+      long.map((p) => [p.path, p.message]),
+      [['kafka.alertTopic', 'length must be ≤ 249']],
+    );
+    const fine = { inputTopic: 'plant_1.readings-v2', alertTopic: 'a'.repeat(249) };
+    assert.equal(loadConfig({ env: {}, flags: { kafka: fine } }).kafka.alertTopic.length, 249);
+  });
+
   it('reports unknown keys in the file with a did-you-mean, at top level and in a section', () => {
     const file = yamlFile('widow:\n  size: 3\nkafka:\n  bokers: [a]\n  zzzzzz: 1\n');
     const problems = problemsOf({ configFile: file, env: {} });
@@ -184,6 +217,7 @@ describe('loadConfig validation', () => {
       ],
       [{ kafka: { deadLetterTopic: 'in', inputTopic: 'in' } }, 'kafka.deadLetterTopic', /differ/],
       [{ kafka: { alertTopic: 'sensor-readings' } }, 'kafka.alertTopic', /differ/],
+      [{ kafka: { inputTopic: 'a'.repeat(246) } }, 'kafka.inputTopic', /derived <inputTopic>.dlq/],
       [
         { threshold: { rolling: { warmup: 100, window: 50 } } },
         'threshold.rolling.warmup',
