@@ -378,9 +378,13 @@ export function createKafkaSource(options: KafkaSourceOptions) {
         await producer.connect();
         await consumer.connect();
         connected = true;
-        consumer.on(consumer.events.GROUP_JOIN, (event) =>
-          onAssignment(pipeline, event.payload.memberAssignment),
-        );
+        // kafkajs restarts a consumer that crashed on a retriable error (a
+        // broker gone): it disconnects (DISCONNECT), then connects and joins
+        // the group again. The join is what says it consumes again.
+        consumer.on(consumer.events.GROUP_JOIN, (event) => {
+          connected = true;
+          onAssignment(pipeline, event.payload.memberAssignment);
+        });
         consumer.on(consumer.events.CRASH, (event) => {
           const { error, restart } = event.payload;
           logger.error({ err: error, restart }, 'Kafka consumer crashed');
