@@ -220,12 +220,17 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers,
   });
 
+  // Every scored sensor, those whose threshold is still warming up (+Infinity)
+  // included: they count in tsad_sensors but have no threshold to show yet.
   const sensors = new Map<string, SensorState>();
   // Sorting all sensors at each scrape is cheap next to a scrape (thousands of
   // sensors: well under a millisecond) and keeps the observer methods O(1).
   const top = (): [string, SensorState][] => {
     if (topSensors === 0) return [];
-    return [...sensors.entries()].sort((a, b) => b[1].score - a[1].score).slice(0, topSensors);
+    return [...sensors.entries()]
+      .filter(([, state]) => Number.isFinite(state.threshold))
+      .sort((a, b) => b[1].score - a[1].score)
+      .slice(0, topSensors);
   };
   new client.Gauge({
     name: 'tsad_sensor_score',
@@ -271,7 +276,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers,
     collect() {
       let max = 0;
-      for (const state of sensors.values()) max = Math.max(max, state.threshold);
+      for (const { threshold } of sensors.values())
+        if (Number.isFinite(threshold)) max = Math.max(max, threshold);
       this.set(max);
     },
   });
@@ -352,7 +358,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
       if (isAmount(messages)) lag.set({ topic, partition: String(partition) }, messages);
     },
     thresholdValue(sensor, threshold, score) {
-      if (!Number.isFinite(threshold) || !Number.isFinite(score)) return;
+      // +Infinity is a threshold still warming up: the window was scored all the same.
+      if (!Number.isFinite(score) || Number.isNaN(threshold) || threshold === -Infinity) return;
       const state = sensors.get(sensor);
       if (state) {
         state.score = score;

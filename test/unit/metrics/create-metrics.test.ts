@@ -158,6 +158,21 @@ describe('createMetrics', () => {
     assert.equal(await value(metrics, 'tsad_sensors'), 10);
   });
 
+  it('counts sensors whose threshold is still warming up in tsad_sensors, and only there', async () => {
+    const metrics = createMetrics({ topSensors: 5, defaultMetrics: false });
+    for (let i = 0; i < 3; i++) metrics.thresholdValue(`warm${i}`, Number.POSITIVE_INFINITY, 50);
+    metrics.thresholdValue('ready', 2, 1);
+    assert.equal(await value(metrics, 'tsad_sensors'), 4);
+    assert.deepEqual(
+      (await series(metrics, 'tsad_sensor_threshold')).map((v) => [v.labels.sensor, v.value]),
+      [['ready', 2]],
+    );
+    assert.equal(await value(metrics, 'tsad_sensors_above_threshold'), 0);
+    assert.equal(await value(metrics, 'tsad_threshold_max'), 2);
+    metrics.forgetSensor('warm0');
+    assert.equal(await value(metrics, 'tsad_sensors'), 3);
+  });
+
   it('drops a forgotten sensor from the top-N at the next scrape', async () => {
     const metrics = createMetrics({ topSensors: 5, defaultMetrics: false });
     metrics.thresholdValue('a', 1, 2);
