@@ -285,8 +285,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         void registerColdStartModel(registry, model, logger);
         retraining.start();
       },
-      onTraining: (outcome, seconds) => {
-        metrics.trainingRun(outcome, seconds);
+      onTraining: (outcome, seconds, loss) => {
+        metrics.trainingRun(outcome, seconds, loss);
         libraryPages.release('cold start');
       },
     });
@@ -448,7 +448,8 @@ interface ColdStartDeps {
   config: Config;
   logger: Logger;
   onModel(model: WindowScorer): void;
-  onTraining(outcome: 'success' | 'failure', seconds: number): void;
+  /** `loss` is the best loss of the model trained, when it succeeded (tsad_training_last_loss). */
+  onTraining(outcome: 'success' | 'failure', seconds: number, loss?: number): void;
 }
 
 /**
@@ -484,7 +485,7 @@ function createColdStart(deps: ColdStartDeps) {
         signal: abort.signal,
       });
       const seconds = (performance.now() - started) / 1000;
-      deps.onTraining('success', seconds);
+      deps.onTraining('success', seconds, model.metadata.training.bestLoss);
       logger.info(
         {
           model: model.version,

@@ -67,6 +67,34 @@ describe('daemon', () => {
     await daemon.stop();
   });
 
+  it("reports the cold-start model's best loss as tsad_training_last_loss", async () => {
+    const config = loadConfig({
+      env: {},
+      flags: {
+        window: { size: 4, stride: 1 },
+        input: { maxLatenessMs: 0 },
+        model: { backend: 'cpu', hiddenUnits: [4], codeSize: 2, maxEpochs: 2, warmupWindows: 40 },
+        retraining: { enabled: false },
+        metrics: { host: '127.0.0.1', port: 0 },
+        shutdown: { timeoutMs: 5_000 },
+      },
+    });
+    const daemon = createDaemon({
+      config,
+      logger: pino({ level: 'silent' }),
+      stdout: new Writable({ write: (_chunk, _encoding, done) => done() }),
+      source: fakeSource(spikeAtEnd(100)),
+    });
+    await daemon.start();
+    await daemon.ended;
+    const address = daemon.metricsAddress();
+    const text = await (await fetch(`http://127.0.0.1:${address?.port}/metrics`)).text();
+    await daemon.stop();
+    assert.match(text, /^tsad_training_runs_total\{outcome="success"\} 1$/m);
+    const loss = Number(/^tsad_training_last_loss (\S+)$/m.exec(text)?.[1]);
+    assert.ok(Number.isFinite(loss) && loss > 0, `tsad_training_last_loss ${loss}`);
+  });
+
   it('shares one promise between concurrent start and stop calls', async () => {
     const { daemon } = setup(10);
     const [a, b] = [daemon.start(), daemon.start()];
