@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   formatBenchmarkTimestamp,
@@ -26,8 +26,16 @@ const BENCHMARK_FILES = fileURLToPath(
   new URL('../../../src/cli/benchmark-files.ts', import.meta.url),
 );
 
+const tempDirs: string[] = [];
+after(() => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new directory under the system's temporary one, removed when the file's tests end. */
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-bench-files-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-bench-files-'));
+  tempDirs.push(dir);
+  return dir;
 }
 
 test('benchmark timestamps parse as UTC with or without a fraction, and format back', () => {
