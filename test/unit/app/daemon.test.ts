@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { createDaemon } from '../../../src/app/daemon.ts';
+import { createDaemon, type DaemonSource } from '../../../src/app/daemon.ts';
 import { loadConfig } from '../../../src/config/load-config.ts';
 import type { SensorWindow, WindowScore, WindowScorer } from '../../../src/detector/index.ts';
 import { fakeSource } from './fake-source.ts';
@@ -122,5 +122,59 @@ describe('daemon', () => {
       'close pipeline',
       'dispose model',
     ]);
+  });
+
+  it('reports the drain as abandoned when a send is given up at the budget, though every step returned in time', async () => {
+    const config = loadConfig({
+      env: {},
+      flags: {
+        window: { size: 4, stride: 1 },
+        metrics: { enabled: false },
+        retraining: { enabled: false },
+        shutdown: { timeoutMs: 1_500 },
+      },
+    });
+    let attempts = 0;
+    // One malformed message, and a dead-letter topic that refuses every send
+    // 1.2 s after it was made: after the abort (budget - 0.5 s), before the budget ends.
+    const source: DaemonSource = {
+      kind: 'simulator',
+      ended: new Promise(() => {}),
+      async start(pipeline) {
+        pipeline.push({
+          topic: 't',
+          partition: 0,
+          offset: '0',
+          key: 's',
+          value: 'not json',
+          ack() {},
+        });
+      },
+      async stopConsuming() {},
+      async commit() {},
+      async close() {},
+      connected: () => 'not_configured',
+      deadLetters: {
+        async send() {
+          attempts++;
+          await new Promise((resolve) => setTimeout(resolve, 1_200));
+          throw new Error('broker away');
+        },
+      },
+    };
+    const daemon = createDaemon({
+      config,
+      logger: pino({ level: 'silent' }),
+      stdout: new Writable({ write: (_chunk, _encoding, done) => done() }),
+      source,
+      scorer,
+    });
+    await daemon.start();
+    while (attempts === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    const report = await daemon.stop();
+    // Every step returned within the budget, but the send was given up, not made.
+    assert.equal(attempts, 1);
+    assert.ok(report.completed.includes('commit offsets'), JSON.stringify(report));
+    assert.deepEqual(report.abandoned, ['drain pipeline (1 windows or sends given up)']);
   });
 });
