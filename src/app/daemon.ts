@@ -182,7 +182,9 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       warn: (message) => logger.warn({ backend: config.model.backend }, message),
     });
     const registry = config.model.registryDir
-      ? await openModelRegistry(config.model.registryDir, config.retraining.keepVersions)
+      ? await openModelRegistry(config.model.registryDir, config.retraining.keepVersions, {
+          create: true,
+        })
       : undefined;
     if (models.current() === null && config.model.path !== undefined) {
       const loaded = await loadAutoencoder(config.model.path, { windowSize: config.window.size });

@@ -6,7 +6,7 @@
  * active model. Old versions beyond a retention limit are removed; the active
  * one never is.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { TsadError } from '../errors.ts';
 import { type LoadExpectations, loadAutoencoder } from './load-autoencoder.ts';
@@ -77,12 +77,30 @@ export interface ModelRegistry {
   history(): Promise<RegistryEvent[]>;
 }
 
-/** Opens (creating if needed) the registry in `dir`; keeps at most `keepVersions` versions. */
-export async function openModelRegistry(dir: string, keepVersions = 5): Promise<ModelRegistry> {
+/** How a registry is opened. */
+export interface RegistryOptions {
+  /**
+   * Create `dir` when it is missing (the daemon, which saves models). Off by
+   * default, so a read-only command given a mistyped path reports it instead
+   * of creating an empty registry there.
+   */
+  create?: boolean;
+}
+
+/**
+ * Opens the registry in `dir`; keeps at most `keepVersions` versions. A
+ * missing `dir` (unless `create` is set) or one that is not a directory is
+ * TSAD_ERR_INPUT_INVALID naming the path.
+ */
+export async function openModelRegistry(
+  dir: string,
+  keepVersions = 5,
+  options: RegistryOptions = {},
+): Promise<ModelRegistry> {
   if (!Number.isInteger(keepVersions) || keepVersions < 1) {
     throw new TsadError('TSAD_ERR_CONFIG_INVALID', `keepVersions must be ≥ 1, got ${keepVersions}`);
   }
-  await fs.mkdir(dir, { recursive: true });
+  await checkRegistryDirectory(dir, options.create ?? false);
 
   async function appendHistory(event: RegistryEvent): Promise<void> {
     await fs.appendFile(path.join(dir, HISTORY_FILE), `${JSON.stringify(event)}\n`);
@@ -189,6 +207,26 @@ export async function openModelRegistry(dir: string, keepVersions = 5): Promise<
         .map((line) => JSON.parse(line) as RegistryEvent);
     },
   };
+}
+
+async function checkRegistryDirectory(dir: string, create: boolean): Promise<void> {
+  let stats: Stats;
+  try {
+    stats = await fs.stat(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
+    if (!create) {
+      throw new TsadError('TSAD_ERR_INPUT_INVALID', `model registry ${dir} does not exist`, {
+        cause: error,
+      });
+    }
+    await fs.mkdir(dir, { recursive: true });
+    return;
+  }
+  if (!stats.isDirectory()) {
+    throw new TsadError('TSAD_ERR_INPUT_INVALID', `model registry ${dir} is not a directory`);
+  }
 }
 
 /** Versions become directory names; anything but [A-Za-z0-9._-] is replaced. */

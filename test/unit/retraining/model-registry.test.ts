@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -82,4 +82,30 @@ test('activating an unknown version is refused with TSAD_ERR_MODEL_NOT_FOUND', a
   await assert.rejects(registry.activate('20990101T000000Z-deadbeef'), {
     code: 'TSAD_ERR_MODEL_NOT_FOUND',
   });
+});
+
+test('opening a missing registry is refused and creates nothing, unless asked to create it', async () => {
+  const missing = path.join(dir, 'typo', 'models');
+  await assert.rejects(openModelRegistry(missing), {
+    code: 'TSAD_ERR_INPUT_INVALID',
+    message: `model registry ${missing} does not exist`,
+  });
+  await assert.rejects(stat(path.join(dir, 'typo')), { code: 'ENOENT' });
+
+  const created = await openModelRegistry(missing, 2, { create: true });
+  assert.ok((await stat(missing)).isDirectory());
+  assert.deepEqual(await created.list(), []);
+  await rm(path.join(dir, 'typo'), { recursive: true });
+});
+
+test('a registry path that is a regular file is refused as not a directory', async () => {
+  const file = path.join(dir, 'file.txt');
+  await writeFile(file, '');
+  for (const create of [false, true]) {
+    await assert.rejects(openModelRegistry(file, 2, { create }), {
+      code: 'TSAD_ERR_INPUT_INVALID',
+      message: `model registry ${file} is not a directory`,
+    });
+  }
+  await rm(file);
 });
