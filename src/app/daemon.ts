@@ -184,6 +184,11 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     const registry = config.model.registryDir
       ? await openModelRegistry(config.model.registryDir, config.retraining.keepVersions, {
           create: true,
+          onUnreadable: ({ file, reason }) =>
+            logger.warn(
+              { file, reason },
+              'model registry: an entry that is not a readable model was skipped by retention (kept)',
+            ),
         })
       : undefined;
     if (models.current() === null && config.model.path !== undefined) {

@@ -4,12 +4,14 @@
  * atomic (write to a temporary name, then rename), so a crash never leaves a
  * half-written model marked active, and a restarted daemon loads the last
  * active model. Old versions beyond a retention limit are removed; the active
- * one never is.
+ * one never is. An entry that is not a readable tsad model (corrupt or foreign)
+ * is reported and skipped, never removed.
  */
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { TsadError } from '../errors.ts';
 import { type LoadExpectations, loadAutoencoder } from './load-autoencoder.ts';
+import { modelMetadataSchema } from './metadata.ts';
 import { METADATA_JSON } from './persistence.ts';
 
 const ACTIVE_FILE = 'ACTIVE';
@@ -43,6 +45,20 @@ export interface RegistryEntry {
   trainingWindows: number | null;
 }
 
+/** An entry of the registry that is not a readable tsad model: skipped, and why. */
+export interface UnreadableEntry {
+  /** The file that could not be read, e.g. `<registry>/<version>/metadata.json`. */
+  file: string;
+  reason: string;
+}
+
+/** The versions of a registry, and the entries skipped because they could not be read. */
+export interface RegistryListing {
+  /** Newest first. */
+  versions: RegistryEntry[];
+  unreadable: UnreadableEntry[];
+}
+
 /** Why a version was promoted or rejected, appended to history.jsonl. */
 export interface RegistryEvent {
   at: string;
@@ -71,8 +87,8 @@ export interface ModelRegistry {
   loadActive(
     expect?: LoadExpectations,
   ): Promise<Awaited<ReturnType<typeof loadAutoencoder>> | null>;
-  /** Every version, newest first. */
-  list(): Promise<RegistryEntry[]>;
+  /** Every version, newest first, and the entries that are not readable models. */
+  list(): Promise<RegistryListing>;
   /** The promotion/rejection log, oldest first. */
   history(): Promise<RegistryEvent[]>;
 }
@@ -85,6 +101,8 @@ export interface RegistryOptions {
    * of creating an empty registry there.
    */
   create?: boolean;
+  /** Told of each unreadable entry that retention skips (the daemon logs them). */
+  onUnreadable?: (entry: UnreadableEntry) => void;
 }
 
 /**
@@ -116,18 +134,23 @@ export async function openModelRegistry(
     }
   }
 
-  async function list(): Promise<RegistryEntry[]> {
+  async function list(): Promise<RegistryListing> {
     const active = await activeVersion();
-    const entries: RegistryEntry[] = [];
+    const versions: RegistryEntry[] = [];
+    const unreadable: UnreadableEntry[] = [];
     for (const name of await fs.readdir(dir)) {
-      const entry = await readEntry(path.join(dir, name), name === active);
-      if (entry) entries.push(entry);
+      const read = await readEntry(dir, name, name === active);
+      if (read === null) continue;
+      if ('entry' in read) versions.push(read.entry);
+      else unreadable.push(read.unreadable);
     }
-    return entries.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    versions.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    return { versions, unreadable };
   }
 
   async function applyRetention(): Promise<void> {
-    const entries = await list();
+    const { versions: entries, unreadable } = await list();
+    for (const entry of unreadable) options.onUnreadable?.(entry);
     let kept = 0;
     for (const entry of entries) {
       if (entry.active || kept < keepVersions - 1) {
@@ -161,10 +184,18 @@ export async function openModelRegistry(
     },
     async activate(version, details) {
       const name = versionDirName(version);
-      if (!(await readEntry(path.join(dir, name), false))) {
+      const read = await readEntry(dir, name, false);
+      if (read === null) {
         throw new TsadError(
           'TSAD_ERR_MODEL_NOT_FOUND',
           `registry ${dir} has no version ${version}`,
+        );
+      }
+      if ('unreadable' in read) {
+        const { file, reason } = read.unreadable;
+        throw new TsadError(
+          'TSAD_ERR_MODEL_CORRUPT',
+          `cannot activate version ${version}: ${file}: ${reason}`,
         );
       }
       const temp = path.join(dir, `${ACTIVE_FILE}.tmp-${process.pid}`);
@@ -234,31 +265,71 @@ function versionDirName(version: string): string {
   return version.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
-async function readEntry(versionDir: string, active: boolean): Promise<RegistryEntry | null> {
+/** Directories the registry is writing a model into (see register). */
+const STAGING = /\.partial-\d+$/;
+
+/**
+ * Reads the version in `dir/name`: null when it is no version at all (a file
+ * such as ACTIVE, a model being saved, a missing directory), the entry when
+ * its metadata.json is valid model metadata of the version its name says, and
+ * why not otherwise. Only what this accepts is ever removed by retention.
+ */
+async function readEntry(
+  dir: string,
+  name: string,
+  active: boolean,
+): Promise<{ entry: RegistryEntry } | { unreadable: UnreadableEntry } | null> {
+  const versionDir = path.join(dir, name);
+  const file = path.join(versionDir, METADATA_JSON);
+  const unreadable = (reason: string) => ({ unreadable: { file, reason } });
+  let stats: Stats;
+  try {
+    stats = await fs.stat(versionDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return unreadable(message(error));
+  }
+  if (!stats.isDirectory() || STAGING.test(name)) return null;
   let text: string;
   try {
-    text = await fs.readFile(path.join(versionDir, METADATA_JSON), 'utf8');
-  } catch {
-    return null;
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return unreadable(code === 'ENOENT' ? 'missing: not a model directory' : message(error));
   }
-  const meta = JSON.parse(text) as {
-    version: string;
-    createdAt: string;
-    config: { windowSize: number };
-    channels: string[];
-    training?: { windows?: number };
-    lossHistory?: { valLoss?: number | null }[];
-  };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return unreadable(`not valid JSON (${message(error)})`);
+  }
+  const parsed = modelMetadataSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const more = issues.length > 3 ? `; and ${issues.length - 3} more` : '';
+    return unreadable(`not tsad model metadata (${issues.slice(0, 3).join('; ')}${more})`);
+  }
+  const meta = parsed.data;
+  // A copy under another name is not the registry's to remove or activate.
+  if (versionDirName(meta.version) !== name) {
+    return unreadable(`holds version ${meta.version}, which does not match its directory name`);
+  }
   const best = meta.lossHistory
-    ?.map((epoch) => epoch.valLoss)
-    .filter((loss): loss is number => typeof loss === 'number');
+    .map((epoch) => epoch.valLoss)
+    .filter((loss): loss is number => loss !== null);
   return {
-    version: meta.version,
-    createdAt: meta.createdAt,
-    active,
-    windowSize: meta.config.windowSize,
-    channels: meta.channels,
-    valLoss: best && best.length > 0 ? Math.min(...best) : null,
-    trainingWindows: meta.training?.windows ?? null,
+    entry: {
+      version: meta.version,
+      createdAt: meta.createdAt,
+      active,
+      windowSize: meta.config.windowSize,
+      channels: meta.channels,
+      valLoss: best.length > 0 ? Math.min(...best) : null,
+      trainingWindows: meta.training.windows,
+    },
   };
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -10,7 +10,7 @@ import {
   loadCommandConfig,
 } from '../../config/cli-options.ts';
 import { TsadError } from '../../errors.ts';
-import { openModelRegistry } from '../../model/registry.ts';
+import { openModelRegistry, type RegistryEntry } from '../../model/registry.ts';
 import type { CliContext } from '../cli.ts';
 
 const REGISTRY_FLAG = { flags: '--registry <dir>', path: 'model.registryDir' } as const;
@@ -35,36 +35,21 @@ export function registerModels(program: Command, context: CliContext): void {
       );
     }
     const registry = await openModelRegistry(registryDir, config.retraining.keepVersions);
-    const versions = await registry.list();
+    const { versions, unreadable } = await registry.list();
     const history = await registry.history();
     if (options.json) {
       context.stdout.write(
-        `${JSON.stringify({ registry: registry.dir, versions, history }, null, 2)}\n`,
+        `${JSON.stringify({ registry: registry.dir, versions, unreadable, history }, null, 2)}\n`,
       );
       return;
     }
     if (versions.length === 0) {
       context.stdout.write(`no models in ${registry.dir}\n`);
-      return;
+    } else {
+      writeTable(context, versions);
     }
-    const rows = versions.map((v) => [
-      v.active ? '*' : ' ',
-      v.version,
-      v.createdAt,
-      String(v.windowSize),
-      v.channels.join(','),
-      v.valLoss === null ? '-' : v.valLoss.toPrecision(4),
-      v.trainingWindows === null ? '-' : String(v.trainingWindows),
-    ]);
-    const header = [' ', 'VERSION', 'CREATED', 'WINDOW', 'CHANNELS', 'VAL_LOSS', 'WINDOWS'];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    for (const row of [header, ...rows]) {
-      context.stdout.write(
-        `${row
-          .map((cell, i) => cell.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd()}\n`,
-      );
+    for (const entry of unreadable) {
+      context.stdout.write(`unreadable, skipped: ${entry.file}: ${entry.reason}\n`);
     }
     if (options.history) {
       for (const e of history) {
@@ -74,4 +59,26 @@ export function registerModels(program: Command, context: CliContext): void {
       }
     }
   });
+}
+
+function writeTable(context: CliContext, versions: RegistryEntry[]): void {
+  const rows = versions.map((v) => [
+    v.active ? '*' : ' ',
+    v.version,
+    v.createdAt,
+    String(v.windowSize),
+    v.channels.join(','),
+    v.valLoss === null ? '-' : v.valLoss.toPrecision(4),
+    v.trainingWindows === null ? '-' : String(v.trainingWindows),
+  ]);
+  const header = [' ', 'VERSION', 'CREATED', 'WINDOW', 'CHANNELS', 'VAL_LOSS', 'WINDOWS'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [header, ...rows]) {
+    context.stdout.write(
+      `${row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
+  }
 }

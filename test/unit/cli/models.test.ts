@@ -28,6 +28,50 @@ async function tsad(...argv: string[]): Promise<{ code: number; stdout: string; 
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
+/** A metadata.json that passes the schema; listing reads nothing else. */
+function metadata(version: string, createdAt: string) {
+  return {
+    formatVersion: 1,
+    version,
+    createdAt,
+    config: {
+      windowSize: 8,
+      hiddenUnits: [4],
+      codeSize: 2,
+      dropout: 0,
+      learningRate: 0.005,
+      batchSize: 32,
+      maxEpochs: 2,
+      patience: 5,
+      validationFraction: 0.1,
+      seed: 1,
+    },
+    channels: ['temp'],
+    normalisation: { method: 'median-iqr', center: [0], scale: [1] },
+    training: {
+      windows: 100,
+      trainWindows: 90,
+      validationWindows: 10,
+      windowsLeftOut: 0,
+      validationSplit: 'last-fraction',
+      channelStats: [],
+      epochsRun: 2,
+      bestEpoch: 1,
+      bestLoss: 0.5,
+      stoppedEarly: false,
+      durationMs: 10,
+      backend: 'cpu',
+    },
+    lossHistory: [{ epoch: 1, loss: 0.5, valLoss: 0.25 }],
+    files: {},
+  };
+}
+
+async function writeEntry(registry: string, name: string, text: string): Promise<void> {
+  await fs.mkdir(path.join(registry, name), { recursive: true });
+  await fs.writeFile(path.join(registry, name, 'metadata.json'), text);
+}
+
 before(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tsad-models-cli-'));
 });
@@ -61,5 +105,37 @@ describe('tsad models list', () => {
     const r = await tsad('models', 'list', '--registry', empty);
     assert.equal(r.code, EXIT.ok, r.stderr);
     assert.equal(r.stdout, `no models in ${empty}\n`);
+  });
+
+  test('a corrupt or foreign entry is listed as unreadable with its file and reason; the others still list', async () => {
+    const registry = path.join(dir, 'with-strays');
+    const good = '20260101T000000Z-0123abcd';
+    await writeEntry(registry, good, JSON.stringify(metadata(good, '2026-01-01T00:00:00.000Z')));
+    await fs.writeFile(path.join(registry, 'ACTIVE'), `${good}\n`);
+    await writeEntry(registry, 'broken', '{');
+    await writeEntry(registry, 'empty', '{}');
+    const r = await tsad('models', 'list', '--registry', registry);
+    assert.equal(r.code, EXIT.ok, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.match(lines[1]!, new RegExp(`^\\* +${good} .* 8 +temp +0\\.2500 +100$`));
+    assert.equal(lines.length, 4, r.stdout);
+    const broken = path.join(registry, 'broken', 'metadata.json');
+    const empty = path.join(registry, 'empty', 'metadata.json');
+    assert.match(r.stdout, new RegExp(`^unreadable, skipped: ${broken}: not valid JSON \\(`, 'm'));
+    assert.match(
+      r.stdout,
+      new RegExp(`^unreadable, skipped: ${empty}: not tsad model metadata \\(formatVersion: `, 'm'),
+    );
+
+    const json = await tsad('models', 'list', '--registry', registry, '--json');
+    const parsed = JSON.parse(json.stdout) as {
+      versions: { version: string }[];
+      unreadable: { file: string; reason: string }[];
+    };
+    assert.deepEqual(
+      parsed.versions.map((v) => v.version),
+      [good],
+    );
+    assert.deepEqual(parsed.unreadable.map((u) => u.file).sort(), [broken, empty]);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -42,7 +42,8 @@ test('the registry keeps versions, marks one active, and a reopened registry loa
   await registry.register(second);
   await registry.recordRejection(second.version, 'worse on held-out normal windows');
 
-  const listed = await registry.list();
+  const { versions: listed, unreadable } = await registry.list();
+  assert.deepEqual(unreadable, []);
   assert.deepEqual(
     listed.map((e) => [e.version, e.active]).sort(),
     [
@@ -70,7 +71,7 @@ test('retention removes the oldest inactive versions but never the active one', 
     await registry.recordRejection(model.version, 'test');
     model.dispose();
   }
-  const listed = await registry.list();
+  const { versions: listed } = await registry.list();
   assert.equal(listed.length, 2, JSON.stringify(listed));
   assert.ok(listed.some((e) => e.active && e.version === active));
   const dirs = (await readdir(dir)).filter((f) => !/ACTIVE|history/.test(f));
@@ -94,7 +95,7 @@ test('opening a missing registry is refused and creates nothing, unless asked to
 
   const created = await openModelRegistry(missing, 2, { create: true });
   assert.ok((await stat(missing)).isDirectory());
-  assert.deepEqual(await created.list(), []);
+  assert.deepEqual(await created.list(), { versions: [], unreadable: [] });
   await rm(path.join(dir, 'typo'), { recursive: true });
 });
 
@@ -108,4 +109,63 @@ test('a registry path that is a regular file is refused as not a directory', asy
     });
   }
   await rm(file);
+});
+
+test('corrupt and foreign entries are listed as unreadable, reported by retention and never removed', async () => {
+  const root = path.join(dir, 'with-strays');
+  const reported: string[] = [];
+  const registry = await openModelRegistry(root, 2, {
+    create: true,
+    onUnreadable: (entry) => reported.push(path.relative(root, entry.file)),
+  });
+  const first = await tinyModel(6);
+  await registry.register(first);
+  await registry.activate(first.version);
+  await mkdir(path.join(root, 'broken'));
+  await writeFile(path.join(root, 'broken', 'metadata.json'), '{');
+  await mkdir(path.join(root, 'foreign'));
+  await writeFile(path.join(root, 'foreign', 'metadata.json'), '{}');
+  await mkdir(path.join(root, 'lost+found'));
+  // A valid model under a name that is not its version: a copy someone made.
+  await cp(path.join(root, first.version), path.join(root, 'backup'), { recursive: true });
+
+  const { versions, unreadable } = await registry.list();
+  assert.deepEqual(
+    versions.map((e) => e.version),
+    [first.version],
+  );
+  const reasons = Object.fromEntries(
+    unreadable.map((e) => [path.relative(root, e.file), e.reason]),
+  );
+  assert.deepEqual(Object.keys(reasons).sort(), [
+    'backup/metadata.json',
+    'broken/metadata.json',
+    'foreign/metadata.json',
+    'lost+found/metadata.json',
+  ]);
+  assert.match(reasons['broken/metadata.json']!, /^not valid JSON/);
+  assert.match(reasons['foreign/metadata.json']!, /^not tsad model metadata \(formatVersion: /);
+  assert.match(reasons['lost+found/metadata.json']!, /^missing/);
+  assert.match(reasons['backup/metadata.json']!, /does not match its directory name/);
+
+  // Retention goes on past them (two more versions, keep 2) and deletes none of them.
+  for (const seed of [7, 8]) {
+    const model = await tinyModel(seed);
+    await registry.register(model);
+    await registry.recordRejection(model.version, 'test');
+    model.dispose();
+  }
+  const after = await registry.list();
+  assert.equal(after.versions.length, 2);
+  assert.equal(after.unreadable.length, 4);
+  assert.equal(await readFile(path.join(root, 'broken', 'metadata.json'), 'utf8'), '{');
+  assert.deepEqual([...new Set(reported)].sort(), Object.keys(reasons).sort());
+
+  await assert.rejects(registry.activate('broken'), {
+    code: 'TSAD_ERR_MODEL_CORRUPT',
+    message: new RegExp(
+      `^cannot activate version broken: ${root}/broken/metadata.json: not valid JSON`,
+    ),
+  });
+  first.dispose();
 });
