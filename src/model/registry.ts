@@ -9,6 +9,7 @@
  */
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { TsadError } from '../errors.ts';
 import { type LoadExpectations, loadAutoencoder } from './load-autoencoder.ts';
 import { modelMetadataSchema } from './metadata.ts';
@@ -45,10 +46,12 @@ export interface RegistryEntry {
   trainingWindows: number | null;
 }
 
-/** An entry of the registry that is not a readable tsad model: skipped, and why. */
+/** A registry entry that is not a readable tsad model, or a bad history line: skipped, and why. */
 export interface UnreadableEntry {
   /** The file that could not be read, e.g. `<registry>/<version>/metadata.json`. */
   file: string;
+  /** The line of `file` (1-based), for a line of history.jsonl. */
+  line?: number;
   reason: string;
 }
 
@@ -66,6 +69,21 @@ export interface RegistryEvent {
   event: 'registered' | 'promoted' | 'rejected' | 'removed';
   reason?: string;
   details?: Record<string, unknown>;
+}
+
+const registryEventSchema = z.object({
+  at: z.string(),
+  version: z.string(),
+  event: z.enum(['registered', 'promoted', 'rejected', 'removed']),
+  reason: z.string().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** The promotion/rejection log, and the lines of it that could not be read. */
+export interface RegistryHistory {
+  /** Oldest first. */
+  events: RegistryEvent[];
+  unreadable: UnreadableEntry[];
 }
 
 /** A model registry rooted at one directory. */
@@ -89,8 +107,8 @@ export interface ModelRegistry {
   ): Promise<Awaited<ReturnType<typeof loadAutoencoder>> | null>;
   /** Every version, newest first, and the entries that are not readable models. */
   list(): Promise<RegistryListing>;
-  /** The promotion/rejection log, oldest first. */
-  history(): Promise<RegistryEvent[]>;
+  /** The promotion/rejection log, oldest first; lines that are not events are skipped, reported. */
+  history(): Promise<RegistryHistory>;
 }
 
 /** How a registry is opened. */
@@ -125,13 +143,8 @@ export async function openModelRegistry(
   }
 
   async function activeVersion(): Promise<string | null> {
-    try {
-      const name = (await fs.readFile(path.join(dir, ACTIVE_FILE), 'utf8')).trim();
-      return name === '' ? null : name;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
+    const name = (await readIfPresent(path.join(dir, ACTIVE_FILE)))?.trim() ?? '';
+    return name === '' ? null : name;
   }
 
   async function list(): Promise<RegistryListing> {
@@ -226,16 +239,25 @@ export async function openModelRegistry(
     },
     list,
     async history() {
-      let text = '';
-      try {
-        text = await fs.readFile(path.join(dir, HISTORY_FILE), 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      const file = path.join(dir, HISTORY_FILE);
+      const events: RegistryEvent[] = [];
+      const unreadable: UnreadableEntry[] = [];
+      const lines = ((await readIfPresent(file)) ?? '').split('\n');
+      for (const [index, line] of lines.entries()) {
+        if (line.trim() === '') continue;
+        const reason = (text: string) => unreadable.push({ file, line: index + 1, reason: text });
+        let json: unknown;
+        try {
+          json = JSON.parse(line);
+        } catch (error) {
+          reason(`not valid JSON (${message(error)})`);
+          continue;
+        }
+        const parsed = registryEventSchema.safeParse(json);
+        if (parsed.success) events.push(parsed.data as RegistryEvent);
+        else reason(`not a registry event (${issuesOf(parsed.error)})`);
       }
-      return text
-        .split('\n')
-        .filter((line) => line.trim() !== '')
-        .map((line) => JSON.parse(line) as RegistryEvent);
+      return { events, unreadable };
     },
   };
 }
@@ -305,9 +327,7 @@ async function readEntry(
   }
   const parsed = modelMetadataSchema.safeParse(json);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    const more = issues.length > 3 ? `; and ${issues.length - 3} more` : '';
-    return unreadable(`not tsad model metadata (${issues.slice(0, 3).join('; ')}${more})`);
+    return unreadable(`not tsad model metadata (${issuesOf(parsed.error)})`);
   }
   const meta = parsed.data;
   // A copy under another name is not the registry's to remove or activate.
@@ -328,6 +348,25 @@ async function readEntry(
       trainingWindows: meta.training.windows,
     },
   };
+}
+
+/** The first few problems zod found, with their paths. */
+function issuesOf(error: z.ZodError): string {
+  const issues = error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const more = issues.length > 3 ? `; and ${issues.length - 3} more` : '';
+  return `${issues.slice(0, 3).join('; ')}${more}`;
+}
+
+/** The text of `file`, or null when it does not exist; other failures name the file. */
+async function readIfPresent(file: string): Promise<string | null> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new TsadError('TSAD_ERR_MODEL_CORRUPT', `cannot read ${file}: ${message(error)}`, {
+      cause: error,
+    });
+  }
 }
 
 function message(error: unknown): string {

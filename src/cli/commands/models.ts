@@ -36,11 +36,13 @@ export function registerModels(program: Command, context: CliContext): void {
     }
     const registry = await openModelRegistry(registryDir, config.retraining.keepVersions);
     const { versions, unreadable } = await registry.list();
-    const history = await registry.history();
+    // Read only when shown, so an unreadable history.jsonl does not stop a plain listing.
+    const history =
+      options.json || options.history ? await registry.history() : { events: [], unreadable: [] };
+    unreadable.push(...history.unreadable);
     if (options.json) {
-      context.stdout.write(
-        `${JSON.stringify({ registry: registry.dir, versions, unreadable, history }, null, 2)}\n`,
-      );
+      const json = { registry: registry.dir, versions, unreadable, history: history.events };
+      context.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
       return;
     }
     if (versions.length === 0) {
@@ -49,10 +51,11 @@ export function registerModels(program: Command, context: CliContext): void {
       writeTable(context, versions);
     }
     for (const entry of unreadable) {
-      context.stdout.write(`unreadable, skipped: ${entry.file}: ${entry.reason}\n`);
+      const where = entry.line === undefined ? entry.file : `${entry.file}:${entry.line}`;
+      context.stdout.write(`unreadable, skipped: ${where}: ${entry.reason}\n`);
     }
     if (options.history) {
-      for (const e of history) {
+      for (const e of history.events) {
         context.stdout.write(
           `${e.at}  ${e.event.padEnd(10)}  ${e.version}${e.reason ? `  (${e.reason})` : ''}\n`,
         );

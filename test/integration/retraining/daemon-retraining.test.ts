@@ -161,7 +161,7 @@ describe('retraining in the daemon', () => {
     // The registry keeps the versions and marks the one in use.
     const registry = await openModelRegistry(registryDir);
     assert.equal(await registry.activeVersion(), scored.at(-1)!.window.modelVersion);
-    const events = (await registry.history()).map((e) => e.event);
+    const events = (await registry.history()).events.map((e) => e.event);
     assert.ok(events.filter((e) => e === 'promoted').length >= 3, events.join(','));
   });
 

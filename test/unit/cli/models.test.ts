@@ -138,4 +138,20 @@ describe('tsad models list', () => {
     );
     assert.deepEqual(parsed.unreadable.map((u) => u.file).sort(), [broken, empty]);
   });
+
+  test('--history skips a line of history.jsonl that is not an event and reports its line number', async () => {
+    const registry = path.join(dir, 'bad-history');
+    await fs.mkdir(registry);
+    const file = path.join(registry, 'history.jsonl');
+    const event = { at: '2026-01-01T00:00:00.000Z', version: 'v1', event: 'registered' };
+    await fs.writeFile(file, `garbage\n${JSON.stringify(event)}\n`);
+    const r = await tsad('models', 'list', '--registry', registry, '--history');
+    assert.equal(r.code, EXIT.ok, r.stderr);
+    assert.equal(
+      r.stdout,
+      `no models in ${registry}\n` +
+        `unreadable, skipped: ${file}:1: not valid JSON (Unexpected token 'g', "garbage" is not valid JSON)\n` +
+        '2026-01-01T00:00:00.000Z  registered  v1\n',
+    );
+  });
 });

@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -56,8 +66,12 @@ test('the registry keeps versions, marks one active, and a reopened registry loa
   const reopened = await openModelRegistry(dir, 2);
   const loaded = await reopened.loadActive({ windowSize: 8, channels: ['value'] });
   assert.equal(loaded?.version, first.version);
-  const history = (await reopened.history()).map((e) => e.event);
-  assert.deepEqual(history, ['registered', 'promoted', 'registered', 'rejected']);
+  const history = await reopened.history();
+  assert.deepEqual(
+    history.events.map((e) => e.event),
+    ['registered', 'promoted', 'registered', 'rejected'],
+  );
+  assert.deepEqual(history.unreadable, []);
   for (const m of [first, second, loaded!]) m.dispose();
 });
 
@@ -168,4 +182,37 @@ test('corrupt and foreign entries are listed as unreadable, reported by retentio
     ),
   });
   first.dispose();
+});
+
+test('a history line that is not an event is skipped and reported with its line number', async () => {
+  const root = path.join(dir, 'bad-history');
+  await mkdir(root);
+  const file = path.join(root, 'history.jsonl');
+  const event = { at: '2026-01-01T00:00:00.000Z', version: 'v1', event: 'registered' };
+  await writeFile(file, `${JSON.stringify(event)}\ngarbage\n\n{"version":"v1"}\n`);
+  await appendFile(file, `${JSON.stringify({ ...event, event: 'promoted' })}\n`);
+  const history = await (await openModelRegistry(root)).history();
+  assert.deepEqual(
+    history.events.map((e) => e.event),
+    ['registered', 'promoted'],
+  );
+  assert.equal(history.unreadable.length, 2);
+  assert.deepEqual(
+    history.unreadable.map((u) => [u.file, u.line]),
+    [
+      [file, 2],
+      [file, 4],
+    ],
+  );
+  assert.match(history.unreadable[0]!.reason, /^not valid JSON \(Unexpected token/);
+  assert.match(history.unreadable[1]!.reason, /^not a registry event \(at: /);
+});
+
+test('a registry file that cannot be read is an error naming it', async () => {
+  const root = path.join(dir, 'active-is-a-directory');
+  await mkdir(path.join(root, 'ACTIVE'), { recursive: true });
+  await assert.rejects((await openModelRegistry(root)).activeVersion(), {
+    code: 'TSAD_ERR_MODEL_CORRUPT',
+    message: new RegExp(`^cannot read ${path.join(root, 'ACTIVE')}: EISDIR`),
+  });
 });
