@@ -314,6 +314,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
           valueField: config.input.fields.value,
           valuesField: config.input.fields.values,
           maxMessageBytes: config.kafka.maxMessageBytes,
+          // Before a model exists too: the cold start must train on these channels only.
+          ...(config.input.channels.length > 0 ? { expectedChannels: config.input.channels } : {}),
         },
         window: {
           size: config.window.size,

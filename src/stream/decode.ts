@@ -24,7 +24,7 @@ export interface DecodeOptions {
   maxMessageBytes: number;
   /** Arrays longer than this are rejected (bounds the work one message can cause). */
   maxReadingsPerMessage: number;
-  /** When set, every reading must carry exactly these channels (the model's). */
+  /** When set, every reading must carry exactly these channels (`input.channels`, or the model's). */
   expectedChannels?: readonly string[];
 }
 
@@ -89,7 +89,7 @@ export function createDecoder(
       if (got.length !== expected.length || got.some((name, i) => name !== expected[i])) {
         throw new Rejection(
           'unknown_channel',
-          `channels [${got.join(', ')}] differ from the model's [${expected.join(', ')}]${where}`,
+          `channels [${got.join(', ')}] differ from the expected [${expected.join(', ')}]${where}`,
         );
       }
     }

@@ -95,6 +95,40 @@ describe('daemon', () => {
     assert.ok(Number.isFinite(loss) && loss > 0, `tsad_training_last_loss ${loss}`);
   });
 
+  it('dead-letters readings without exactly the channels of input.channels, with or without a model', async () => {
+    const config = loadConfig({
+      env: {},
+      flags: {
+        window: { size: 4, stride: 1 },
+        input: { maxLatenessMs: 0, channels: ['temp', 'vibration'] },
+        model: { backend: 'cpu', warmupWindows: 10 },
+        metrics: { enabled: false },
+        shutdown: { timeoutMs: 2_000 },
+      },
+    });
+    const pair = { vibration: 2, temp: 1 };
+    const readings = [5, { temp: 1 }, pair, { ...pair, pressure: 3 }, pair, 6, pair, pair];
+    const twoChannels: WindowScorer = { ...scorer, channels: ['temp', 'vibration'] };
+    for (const model of [undefined, twoChannels]) {
+      const daemon = createDaemon({
+        config,
+        logger: pino({ level: 'silent' }),
+        stdout: new Writable({ write: (_chunk, _encoding, done) => done() }),
+        source: fakeSource(readings),
+        scoreInWorker: false,
+        ...(model ? { scorer: model } : {}),
+      });
+      await daemon.start();
+      await daemon.ended;
+      const stats = { ...daemon.stats() };
+      await daemon.stop();
+      const label = model ? 'with a model' : 'cold';
+      assert.equal(stats.rejected, 4, label);
+      assert.equal(stats.readings, 4, label);
+      assert.equal((stats.windowsScored ?? 0) + (stats.windowsUnscored ?? 0), 1, label);
+    }
+  });
+
   it('shares one promise between concurrent start and stop calls', async () => {
     const { daemon } = setup(10);
     const [a, b] = [daemon.start(), daemon.start()];

@@ -104,10 +104,10 @@ describe('decode', () => {
 
   it('rejects a reading whose channels differ from the expected ones', () => {
     const strict = { expectedChannels: ['temp', 'vibration'] };
-    assert.equal(
-      rejected('{"sensor":"a","ts":1,"values":{"temp":1}}', strict).reason,
-      'unknown_channel',
-    );
+    const result = rejected('{"sensor":"a","ts":1,"values":{"temp":1}}', strict);
+    assert.equal(result.reason, 'unknown_channel');
+    // Not "the model's": input.channels applies before any model exists.
+    assert.equal(result.detail, 'channels [temp] differ from the expected [temp, vibration]');
     assert.ok(createDecoder(strict)('{"sensor":"a","ts":1,"values":{"vibration":1,"temp":2}}').ok);
   });
 
