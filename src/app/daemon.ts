@@ -35,7 +35,12 @@ import { releaseLibraryPages } from '../model/library-pages.ts';
 import { loadAutoencoder } from '../model/load-autoencoder.ts';
 import { isSavableModel, type ModelRegistry, openModelRegistry } from '../model/registry.ts';
 import { trainInWorker } from '../model/train-in-worker.ts';
-import { createPipeline, type Pipeline, type PipelineStats } from '../stream/pipeline.ts';
+import {
+  alignChannels,
+  createPipeline,
+  type Pipeline,
+  type PipelineStats,
+} from '../stream/pipeline.ts';
 import type { AlertSink, DeadLetterSink, ScoredWindowSink } from '../stream/ports.ts';
 import { createEmbeddedSource, embeddedBacklog } from './embedded-source.ts';
 import type { Logger } from './logger.ts';
@@ -496,8 +501,15 @@ function createColdStart(deps: ColdStartDeps) {
       const key = w.channels.join('\u0000');
       bySet.set(key, [...(bySet.get(key) ?? []), w]);
     }
-    const chosen = [...bySet.values()].sort((a, b) => b.length - a.length)[0] ?? [];
+    const mostCommon = [...bySet.values()].sort((a, b) => b.length - a.length)[0] ?? [];
     windows = [];
+    // Windows hold their channels sorted by name; a model's channels are in
+    // `input.channels` order when set, so its training data must be too.
+    const expected = { channels: config.input.channels, windowSize: config.window.size };
+    const chosen =
+      expected.channels.length === 0
+        ? mostCommon
+        : mostCommon.flatMap((w) => alignChannels(w, expected) ?? []);
     logger.info(
       { windows: chosen.length, channels: chosen[0]?.channels, epochs: config.model.maxEpochs },
       'cold start: training the first model in a worker thread',

@@ -616,11 +616,13 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
 
 /**
  * Puts a window's columns in the model's channel order (windows hold them
- * sorted by name). Undefined when the channel sets or sizes differ.
+ * sorted by name). Undefined when the channel sets or sizes differ. Takes
+ * only the model's shape, so a model about to be trained (the cold start's,
+ * on `input.channels`) can have its windows laid out the same way.
  */
 export function alignChannels(
   window: SensorWindow,
-  scorer: WindowScorer,
+  scorer: Pick<WindowScorer, 'channels' | 'windowSize'>,
 ): SensorWindow | undefined {
   const target = scorer.channels;
   if (window.size !== scorer.windowSize || window.channels.length !== target.length)

@@ -3,8 +3,10 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createDaemon, type DaemonSource } from '../../../src/app/daemon.ts';
+import type { ModelSwitch } from '../../../src/app/model-switch.ts';
 import { loadConfig } from '../../../src/config/load-config.ts';
 import type { SensorWindow, WindowScore, WindowScorer } from '../../../src/detector/index.ts';
+import type { Autoencoder } from '../../../src/model/autoencoder.ts';
 import { fakeSource } from './fake-source.ts';
 
 const scorer: WindowScorer = {
@@ -127,6 +129,49 @@ describe('daemon', () => {
       assert.equal(stats.readings, 4, label);
       assert.equal((stats.windowsScored ?? 0) + (stats.windowsUnscored ?? 0), 1, label);
     }
+  });
+
+  it('trains the cold-start model on input.channels in their order, its data laid out in it', async () => {
+    const config = loadConfig({
+      env: {},
+      flags: {
+        window: { size: 4, stride: 1 },
+        // Not sorted by name, as the windows hold their channels.
+        input: { maxLatenessMs: 0, channels: ['vibration', 'temp'] },
+        model: { backend: 'cpu', hiddenUnits: [4], codeSize: 2, maxEpochs: 2, warmupWindows: 40 },
+        retraining: { enabled: false },
+        metrics: { enabled: false },
+        shutdown: { timeoutMs: 5_000 },
+      },
+    });
+    let models: ModelSwitch | undefined;
+    const daemon = createDaemon({
+      config,
+      logger: pino({ level: 'silent' }),
+      stdout: new Writable({ write: (_chunk, _encoding, done) => done() }),
+      // Temperatures near 10, vibrations near 1000: the model's centres tell them apart.
+      source: fakeSource(
+        Array.from({ length: 120 }, (_, i) => ({
+          temp: 10 + Math.sin(i / 3),
+          vibration: 1_000 + 10 * Math.cos(i / 3),
+        })),
+      ),
+      scoreInWorker: false,
+      instrumentScorer: (scorer) => {
+        models = scorer as ModelSwitch;
+        return scorer;
+      },
+    });
+    await daemon.start();
+    await daemon.ended;
+    const model = models?.current() as Autoencoder | null | undefined;
+    const stats = { ...daemon.stats() };
+    const centres = model?.metadata.normalisation.center;
+    await daemon.stop();
+    assert.ok(model, 'a model was trained');
+    assert.deepEqual(model.channels, ['vibration', 'temp']);
+    assert.ok(centres !== undefined && centres[0]! > 900 && centres[1]! < 20, `centres ${centres}`);
+    assert.ok((stats.windowsScored ?? 0) > 0, 'windows scored after the cold start');
   });
 
   it('shares one promise between concurrent start and stop calls', async () => {
