@@ -196,14 +196,18 @@ export function createDaemon(deps: DaemonDeps): Daemon {
             ),
         })
       : undefined;
+    // Where the model in use at start came from, for the error of checkModelChannels.
+    let loadedFrom = 'given to the daemon';
     if (models.current() === null && config.model.path !== undefined) {
       const loaded = await loadAutoencoder(config.model.path, { windowSize: config.window.size });
       models.swap(loaded);
+      loadedFrom = `model.path ${config.model.path}`;
       logger.info({ model: loaded.version, channels: loaded.channels }, 'model loaded');
     } else if (models.current() === null && registry) {
       const active = await registry.loadActive({ windowSize: config.window.size });
       if (active) {
         models.swap(active);
+        loadedFrom = `the active version of the registry ${registry.dir}`;
         logger.info(
           { model: active.version, channels: active.channels, registry: registry.dir },
           'model loaded: the active version of the registry',
@@ -211,15 +215,16 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       }
     }
     const loaded = models.current();
-    if (loaded) metrics.modelLoaded(loaded.version, modelCreatedAt(loaded));
-    // Loaded into the scoring worker before the first batch, not during it.
-    started = true;
-    if (loaded && scoring) await scoring.warm(loaded);
     // The scoring worker holds the models' copies: it goes with them.
     teardown.push('dispose model', async () => {
       models.dispose();
       await scoring?.close();
     });
+    if (loaded) checkModelChannels(config.input.channels, loaded, loadedFrom);
+    if (loaded) metrics.modelLoaded(loaded.version, modelCreatedAt(loaded));
+    // Loaded into the scoring worker before the first batch, not during it.
+    started = true;
+    if (loaded && scoring) await scoring.warm(loaded);
 
     const detector = createDetectorRegistry(
       { threshold: thresholdOptions(config), alert: alertPolicy(config) },
@@ -441,6 +446,24 @@ function announceEmbedded(logger: Logger, config: Config): void {
   logger.info(
     'to monitor Kafka instead: tsad run --brokers host:9092 --topic <readings> --alert-topic <alerts> ' +
       '(or set KAFKA_BROKERS / kafka.brokers in a --config file; see docs/operations.md)',
+  );
+}
+
+/**
+ * Refuses a model loaded at start whose channels are not `input.channels`, in
+ * that order: once a model is loaded, readings are checked against its
+ * channels, so the setting would silently stop applying (and it states the
+ * model's order). A configuration error, so `tsad run` exits 2 as for any other.
+ */
+function checkModelChannels(expected: readonly string[], model: WindowScorer, from: string): void {
+  if (expected.length === 0) return;
+  const actual = model.channels;
+  if (actual.length === expected.length && actual.every((name, i) => name === expected[i])) return;
+  throw new TsadError(
+    'TSAD_ERR_CONFIG_INVALID',
+    `input.channels is [${expected.join(', ')}] but the model ${model.version} (${from}) has the channels ` +
+      `[${actual.join(', ')}]: set input.channels to the model's channels in this order, leave it empty, ` +
+      'or load a model trained on these channels',
   );
 }
 

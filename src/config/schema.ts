@@ -118,7 +118,9 @@ const input = z
     channels: z
       .array(nonEmpty())
       .default([])
-      .describe('Expected channel names, in model order. Empty = taken from the first readings.'),
+      .describe(
+        "Channels every reading must carry, from the start (in any order in a message; others are dead-lettered as `unknown_channel`), in the model's order: the cold start trains on them in this order, and a model loaded at start must have exactly these (else exit 2). Empty = any set until a model is loaded; the cold start trains on the set most warm-up windows have, sorted by name.",
+      ),
     maxLatenessMs: ms()
       .default(10000)
       .describe('A reading older than the newest of its sensor by more than this is dropped.'),

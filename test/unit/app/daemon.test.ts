@@ -1,12 +1,22 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createDaemon, type DaemonSource } from '../../../src/app/daemon.ts';
 import type { ModelSwitch } from '../../../src/app/model-switch.ts';
+import { runCli } from '../../../src/cli/cli.ts';
 import { loadConfig } from '../../../src/config/load-config.ts';
 import type { SensorWindow, WindowScore, WindowScorer } from '../../../src/detector/index.ts';
+import { isTsadError } from '../../../src/errors.ts';
 import type { Autoencoder } from '../../../src/model/autoencoder.ts';
+import { initBackend } from '../../../src/model/backend.ts';
+import { openModelRegistry } from '../../../src/model/registry.ts';
+import { trainAutoencoder } from '../../../src/model/train.ts';
+import { windowsFromSeries } from '../../../src/model/windows.ts';
+import { periodicSeries } from '../model/fixtures.ts';
 import { fakeSource } from './fake-source.ts';
 
 const scorer: WindowScorer = {
@@ -172,6 +182,104 @@ describe('daemon', () => {
     assert.deepEqual(model.channels, ['vibration', 'temp']);
     assert.ok(centres !== undefined && centres[0]! > 900 && centres[1]! < 20, `centres ${centres}`);
     assert.ok((stats.windowsScored ?? 0) > 0, 'windows scored after the cold start');
+  });
+
+  it('refuses at start a model whose channels differ from input.channels, as a config error (exit 2)', async () => {
+    await initBackend({ prefer: 'cpu' });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tsad-daemon-'));
+    try {
+      const model = await trainAutoencoder(windowsFromSeries(periodicSeries(40), 1, 4), {
+        windowSize: 4,
+        hiddenUnits: [4],
+        codeSize: 2,
+        maxEpochs: 1,
+        seed: 1,
+      });
+      const modelDir = path.join(dir, 'model');
+      await model.save(modelDir);
+      const registryDir = path.join(dir, 'registry');
+      const registry = await openModelRegistry(registryDir);
+      await registry.register(model);
+      await registry.activate(model.version);
+      const start = async (
+        channels: string[],
+        from: { path: string } | { registryDir: string },
+      ) => {
+        const config = loadConfig({
+          env: {},
+          flags: {
+            window: { size: 4, stride: 1 },
+            input: { channels },
+            model: { backend: 'cpu', ...from },
+            metrics: { enabled: false },
+            shutdown: { timeoutMs: 2_000 },
+          },
+        });
+        const daemon = createDaemon({
+          config,
+          logger: pino({ level: 'silent' }),
+          stdout: new Writable({ write: (_chunk, _encoding, done) => done() }),
+          source: fakeSource([]),
+          scoreInWorker: false,
+        });
+        try {
+          await daemon.start();
+          return daemon.modelVersion();
+        } finally {
+          await daemon.stop();
+        }
+      };
+      for (const [from, where] of [
+        [{ path: modelDir }, /model\.path /],
+        [{ registryDir }, /the active version of the registry /],
+      ] as const) {
+        await assert.rejects(start(['temp', 'vibration'], from), (error: unknown) => {
+          assert.ok(isTsadError(error, 'TSAD_ERR_CONFIG_INVALID'), String(error));
+          assert.match(
+            error.message,
+            /^input\.channels is \[temp, vibration\] but the model \S+ \(.+\) has the channels \[value\]/,
+          );
+          assert.match(error.message, where);
+          return true;
+        });
+        assert.equal(await start(['value'], from), model.version);
+      }
+
+      let stderr = '';
+      const code = await runCli(
+        [
+          'run',
+          '--model',
+          modelDir,
+          '--set',
+          'input.channels=temp,vibration',
+          '--set',
+          'window.size=4',
+          '--set',
+          'window.stride=1',
+          '--set',
+          'model.backend=cpu',
+          '--set',
+          'metrics.enabled=false',
+          '--set',
+          'log.level=silent',
+        ],
+        {
+          stdout: new Writable({ write: (_chunk, _encoding, done) => done() }),
+          stderr: new Writable({
+            write(chunk, _encoding, done) {
+              stderr += String(chunk);
+              done();
+            },
+          }),
+        },
+      );
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, /input\.channels is \[temp, vibration\].*\[value\]/);
+      model.dispose();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('shares one promise between concurrent start and stop calls', async () => {
