@@ -117,6 +117,18 @@ const input = z
       .prefault({}),
     channels: z
       .array(nonEmpty())
+      .superRefine((names, ctx) => {
+        // A repeated name would make every reading fail the exact-set check.
+        names.forEach((name, i) => {
+          const first = names.indexOf(name);
+          if (first < i)
+            ctx.addIssue({
+              code: 'custom',
+              path: [i],
+              message: `repeats channel ${first} ("${name}")`,
+            });
+        });
+      })
       .default([])
       .describe(
         "Channels every reading must carry, from the start (in any order in a message; others are dead-lettered as `unknown_channel`), in the model's order: the cold start trains on them in this order, and a model loaded at start must have exactly these (else exit 2). Empty = any set until a model is loaded; the cold start trains on the set most warm-up windows have, sorted by name.",

@@ -151,6 +151,16 @@ describe('loadConfig validation', () => {
     assert.deepEqual(loadConfig({ env: { KAFKA_BROKERS: good.join(',') } }).kafka.brokers, good);
   });
 
+  it('rejects input.channels naming a channel twice, at the repeat', () => {
+    const problems = problemsOf({ env: { TSAD_INPUT_CHANNELS: 'temp,vibration,temp' } });
+    assert.deepEqual(
+      problems.map((p) => [p.path, p.value, p.source, p.message]),
+      [['input.channels.2', 'temp', 'env TSAD_INPUT_CHANNELS', 'repeats channel 0 ("temp")']],
+    );
+    const fine = { env: { TSAD_INPUT_CHANNELS: 'vibration,temp' } };
+    assert.deepEqual(loadConfig(fine).input.channels, ['vibration', 'temp']);
+  });
+
   it('rejects a topic name Kafka would refuse, for each of the three topics', () => {
     const problems = problemsOf({
       env: { TSAD_KAFKA_INPUT_TOPIC: 'bad topic' },
