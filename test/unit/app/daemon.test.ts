@@ -198,7 +198,7 @@ describe('daemon', () => {
       const modelDir = path.join(dir, 'model');
       await model.save(modelDir);
       const registryDir = path.join(dir, 'registry');
-      const registry = await openModelRegistry(registryDir);
+      const registry = await openModelRegistry(registryDir, 5, { create: true });
       await registry.register(model);
       await registry.activate(model.version);
       const start = async (
