@@ -24,6 +24,7 @@ import { trailingRange } from './nab-quiet.ts';
 import { dominantPeriod, seasonalResidual } from './nab-seasonal.ts';
 import {
   judgeScores,
+  namingFile,
   type ReplayConfig,
   type ReplayOptions,
   type ScoredSeries,
@@ -437,8 +438,10 @@ export async function runNabBacktest(request: NabBacktestRequest): Promise<NabFi
     ? createProgress({ total: files.length, label: 'backtest NAB' })
     : undefined;
   const reports: NabFileReport[] = [];
+  let current: string | undefined;
   try {
     for (const file of files) {
+      current = file;
       request.signal?.throwIfAborted();
       const started = Date.now();
       const series = readNabDataCsv(path.join(request.input, file));
@@ -492,6 +495,8 @@ export async function runNabBacktest(request: NabBacktestRequest): Promise<NabFi
       });
       progress?.tick(1, { file: path.basename(file) });
     }
+  } catch (error) {
+    throw namingFile(current, error);
   } finally {
     progress?.stop();
   }

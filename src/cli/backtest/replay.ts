@@ -10,7 +10,7 @@
 import { createSensorDetector } from '../../detector/sensor-detector.ts';
 import type { ThresholdOptions } from '../../detector/thresholds/threshold.ts';
 import type { SensorWindow, WindowScore } from '../../detector/types.ts';
-import { TsadError } from '../../errors.ts';
+import { isTsadError, TsadError } from '../../errors.ts';
 import type { ModelConfig } from '../../model/config.ts';
 import { trainAutoencoder } from '../../model/train.ts';
 import { createWindowStore } from '../../stream/sliding-window.ts';
@@ -265,4 +265,15 @@ export async function replaySeries(
     warmupScores: scored.fitWindows,
     epochsRun: scored.epochsRun,
   };
+}
+
+/**
+ * An input error met while backtesting `file`, with the file named: a check
+ * deep in the replay (too few rows to fit a window, say) does not know which
+ * file it is looking at. Other errors, and messages that name it, pass as they are.
+ */
+export function namingFile(file: string | undefined, error: unknown): unknown {
+  if (file === undefined || !isTsadError(error, 'TSAD_ERR_INPUT_INVALID')) return error;
+  if (error.message.includes(file)) return error;
+  return new TsadError('TSAD_ERR_INPUT_INVALID', `${file}: ${error.message}`, { cause: error });
 }

@@ -17,7 +17,7 @@ import {
 } from '../benchmark-files.ts';
 import { createProgress } from '../progress.ts';
 import { refuseWritingOverInput } from '../write-output-file.ts';
-import { type ReplayConfig, replaySeries } from './replay.ts';
+import { namingFile, type ReplayConfig, replaySeries } from './replay.ts';
 import { changepointFlags, changesOf, type SkabChangepointConfig } from './skab-changepoints.ts';
 
 /** The SKAB configuration: the replay plus how verdicts become predictions. */
@@ -162,8 +162,10 @@ export async function runSkabBacktest(request: SkabBacktestRequest): Promise<Ska
     ? createProgress({ total: files.length, label: 'backtest SKAB' })
     : undefined;
   const reports: SkabFileReport[] = [];
+  let current: string | undefined;
   try {
     for (const file of files) {
+      current = file;
       request.signal?.throwIfAborted();
       const started = Date.now();
       const series = sortedChannels(readSkabCsv(path.join(request.input, file)));
@@ -226,6 +228,8 @@ export async function runSkabBacktest(request: SkabBacktestRequest): Promise<Ska
       });
       progress?.tick(1, { file });
     }
+  } catch (error) {
+    throw namingFile(current, error);
   } finally {
     progress?.stop();
   }

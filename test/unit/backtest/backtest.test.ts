@@ -239,6 +239,17 @@ describe('backtest', () => {
     assert.deepEqual(fs.readdirSync(path.join(input, 'valve1')), ['1.csv']);
   });
 
+  it('names the file when one is too short to fit a window in its probationary rows', async () => {
+    const input = path.join(dir, 'nab-short', 'data');
+    writeNabCsv(path.join(input, 'synthetic', 'tiny.csv'), series(15, 3));
+    await assert.rejects(
+      runNabBacktest({ input, out: path.join(dir, 'nab-short-out'), config: nabConfig }),
+      (e: unknown) =>
+        isTsadError(e, 'TSAD_ERR_INPUT_INVALID') &&
+        /^synthetic\/tiny\.csv: only \d+ windows/.test(e.message),
+    );
+  });
+
   it('refuses a NAB --out that is the input folder', async () => {
     const input = path.join(dir, 'nab-same', 'data');
     writeNabCsv(path.join(input, 'synthetic', 'spike.csv'), series(200, 4));
