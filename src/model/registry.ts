@@ -143,8 +143,17 @@ export async function openModelRegistry(
   }
 
   async function activeVersion(): Promise<string | null> {
-    const name = (await readIfPresent(path.join(dir, ACTIVE_FILE)))?.trim() ?? '';
-    return name === '' ? null : name;
+    const file = path.join(dir, ACTIVE_FILE);
+    const name = (await readIfPresent(file))?.trim() ?? '';
+    if (name === '') return null;
+    // Only a name activate() can write: never a path out of the registry (`../x`).
+    if (!/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..') {
+      throw new TsadError(
+        'TSAD_ERR_MODEL_CORRUPT',
+        `${file} names ${JSON.stringify(name.slice(0, 100))}, which is not a version directory of the registry`,
+      );
+    }
+    return name;
   }
 
   async function list(): Promise<RegistryListing> {

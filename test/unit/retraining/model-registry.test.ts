@@ -125,6 +125,22 @@ test('a registry path that is a regular file is refused as not a directory', asy
   await rm(file);
 });
 
+test('an ACTIVE file naming a path out of the registry is refused, not followed', async () => {
+  const root = path.join(dir, 'escape');
+  const registry = await openModelRegistry(path.join(root, 'registry'), 2, { create: true });
+  const outside = path.join(root, 'outside');
+  await (await tinyModel(5)).save(outside);
+  await writeFile(path.join(root, 'registry', 'ACTIVE'), '../outside\n');
+  for (const read of [() => registry.activeVersion(), () => registry.loadActive()]) {
+    await assert.rejects(read(), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'TSAD_ERR_MODEL_CORRUPT');
+      assert.match(e.message, /ACTIVE names "\.\.\/outside", which is not a version directory/);
+      return true;
+    });
+  }
+  await rm(root, { recursive: true });
+});
+
 test('corrupt and foreign entries are listed as unreadable, reported by retention and never removed', async () => {
   const root = path.join(dir, 'with-strays');
   const reported: string[] = [];
