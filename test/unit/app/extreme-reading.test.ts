@@ -30,6 +30,26 @@ const MODEL_FLAGS = { ...periodic, hiddenUnits: [...periodic.hiddenUnits] };
 
 let model: Autoencoder;
 
+/**
+ * The tests' daemon: windows of PERIODIC_MODEL's size, a rolling threshold
+ * that alerts on one window, no metrics, no retraining; `flags` adds to it.
+ */
+function daemonConfig(flags: Record<string, unknown>) {
+  return loadConfig({
+    env: {},
+    flags: {
+      window: { size: W, stride: 1 },
+      input: { maxLatenessMs: 0 },
+      threshold: { method: 'rolling', rolling: { window: 100, warmup: 50, k: 6 } },
+      alerts: { confirmK: 1, confirmN: 1, cooldownMs: 0 },
+      metrics: { enabled: false },
+      retraining: { enabled: false },
+      shutdown: { timeoutMs: 5_000 },
+      ...flags,
+    },
+  });
+}
+
 before(async () => {
   await initBackend();
   model = await trainPeriodicModel();
@@ -42,18 +62,7 @@ function withExtremes(values: Float32Array, extreme: ReadonlyMap<number, number>
 
 describe('a reading far outside anything the model has seen', () => {
   it('scores its windows finite and above the threshold, and alerts', async () => {
-    const config = loadConfig({
-      env: {},
-      flags: {
-        window: { size: W, stride: 1 },
-        input: { maxLatenessMs: 0 },
-        threshold: { method: 'rolling', rolling: { window: 100, warmup: 50, k: 6 } },
-        alerts: { confirmK: 1, confirmN: 1, cooldownMs: 0 },
-        metrics: { enabled: false },
-        retraining: { enabled: false },
-        shutdown: { timeoutMs: 5_000 },
-      },
-    });
+    const config = daemonConfig({});
     const { stream: stdout, text } = capture();
     const scored: ScoredWindow[] = [];
     const daemon = createDaemon({
@@ -93,23 +102,8 @@ describe('a reading far outside anything the model has seen', () => {
       [200, 1e20],
       [550, 1e20],
     ]);
-    const config = loadConfig({
-      env: {},
-      flags: {
-        window: { size: W, stride: 1 },
-        input: { maxLatenessMs: 0 },
-        // The cold start trains PERIODIC_MODEL (the window size is set above).
-        model: {
-          ...MODEL_FLAGS,
-          warmupWindows: 300,
-        },
-        threshold: { method: 'rolling', rolling: { window: 100, warmup: 50, k: 6 } },
-        alerts: { confirmK: 1, confirmN: 1, cooldownMs: 0 },
-        metrics: { enabled: false },
-        retraining: { enabled: false },
-        shutdown: { timeoutMs: 5_000 },
-      },
-    });
+    // The cold start trains PERIODIC_MODEL.
+    const config = daemonConfig({ model: { ...MODEL_FLAGS, warmupWindows: 300 } });
     const log = capture();
     const scored: ScoredWindow[] = [];
     const daemon = createDaemon({
@@ -147,18 +141,9 @@ describe('a reading far outside anything the model has seen', () => {
   it('leaves the windows holding it out of a retraining, and logs how many', async () => {
     // Reading 20 is inside the threshold's warm-up, where an extreme score is
     // not judged: its windows count as normal and reach the retraining sample.
-    const config = loadConfig({
-      env: {},
-      flags: {
-        window: { size: W, stride: 1 },
-        input: { maxLatenessMs: 0 },
-        model: MODEL_FLAGS,
-        threshold: { method: 'rolling', rolling: { window: 100, warmup: 50, k: 6 } },
-        alerts: { confirmK: 1, confirmN: 1, cooldownMs: 0 },
-        metrics: { enabled: false },
-        retraining: { intervalMs: 0, afterWindows: 250, drift: { enabled: false } },
-        shutdown: { timeoutMs: 5_000 },
-      },
+    const config = daemonConfig({
+      model: MODEL_FLAGS,
+      retraining: { intervalMs: 0, afterWindows: 250, drift: { enabled: false } },
     });
     const log = capture();
     const daemon = createDaemon({

@@ -2,31 +2,11 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { EXIT, runCli } from '../../../src/cli/cli.ts';
+import { EXIT } from '../../../src/cli/cli.ts';
+import { tsad } from './run-tsad.ts';
 
 let dir: string;
-
-function sink(): { stream: Writable; text: () => string } {
-  let text = '';
-  return {
-    stream: new Writable({
-      write(chunk, _encoding, done) {
-        text += String(chunk);
-        done();
-      },
-    }),
-    text: () => text,
-  };
-}
-
-async function tsad(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = sink();
-  const err = sink();
-  const code = await runCli(argv, { stdout: out.stream, stderr: err.stream });
-  return { code, stdout: out.text(), stderr: err.text() };
-}
 
 /** A metadata.json that passes the schema; listing reads nothing else. */
 function metadata(version: string, createdAt: string) {

@@ -3,38 +3,17 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { runCli } from '../../../src/cli/cli.ts';
 import { periodicSeries } from '../model/fixtures.ts';
+import { tsad } from './run-tsad.ts';
 
 let dir: string;
 let csv: string;
 let model: string;
 const W = 12;
 const ROWS = 120;
-
-function sink(): { stream: Writable; text: () => string } {
-  let text = '';
-  return {
-    stream: new Writable({
-      write(chunk, _encoding, done) {
-        text += String(chunk);
-        done();
-      },
-    }),
-    text: () => text,
-  };
-}
-
-async function tsad(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = sink();
-  const err = sink();
-  const code = await runCli(argv, { stdout: out.stream, stderr: err.stream });
-  return { code, stdout: out.text(), stderr: err.text() };
-}
 
 /** A CSV with ISO timestamps, two channels and a third column to ignore. */
 async function writeSeries(file: string, rows: number, spikeRow?: number): Promise<void> {
