@@ -147,7 +147,7 @@ export async function openModelRegistry(
     const name = (await readIfPresent(file))?.trim() ?? '';
     if (name === '') return null;
     // Only a name activate() can write: never a path out of the registry (`../x`).
-    if (!/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..') {
+    if (versionDirName(name) !== name || name === '.' || name === '..') {
       throw new TsadError(
         'TSAD_ERR_MODEL_CORRUPT',
         `${file} names ${JSON.stringify(name.slice(0, 100))}, which is not a version directory of the registry`,
