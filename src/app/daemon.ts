@@ -324,6 +324,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
           valueField: config.input.fields.value,
           valuesField: config.input.fields.values,
           maxMessageBytes: config.kafka.maxMessageBytes,
+          maxFutureMs: config.input.maxFutureMs,
           // Before a model exists too: the cold start must train on these channels only.
           ...(config.input.channels.length > 0 ? { expectedChannels: config.input.channels } : {}),
         },

@@ -136,6 +136,11 @@ const input = z
     maxLatenessMs: ms()
       .default(10000)
       .describe('A reading older than the newest of its sensor by more than this is dropped.'),
+    maxFutureMs: ms()
+      .default(600000)
+      .describe(
+        "A message with a reading stamped more than this ahead of the daemon's clock is dead-lettered (`future_timestamp`): one such reading would move its sensor's window ahead and make every current reading late. 0 = no limit.",
+      ),
     maxGapMs: int(1)
       .default(60000)
       .describe('A silence longer than this between two readings of a sensor is a gap.'),

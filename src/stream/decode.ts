@@ -26,6 +26,10 @@ export interface DecodeOptions {
   maxReadingsPerMessage: number;
   /** When set, every reading must carry exactly these channels (`input.channels`, or the model's). */
   expectedChannels?: readonly string[];
+  /** Readings stamped more than this (ms) ahead of `now()` are rejected (`future_timestamp`); 0 = no limit. */
+  maxFutureMs: number;
+  /** The clock the future limit is measured against. */
+  now: () => number;
 }
 
 export const defaultDecodeOptions: Readonly<DecodeOptions> = Object.freeze({
@@ -36,6 +40,8 @@ export const defaultDecodeOptions: Readonly<DecodeOptions> = Object.freeze({
   defaultChannel: 'value',
   maxMessageBytes: 1_048_576,
   maxReadingsPerMessage: 10_000,
+  maxFutureMs: 0,
+  now: Date.now,
 });
 
 /** The outcome of decoding one message. */
@@ -66,7 +72,7 @@ export function createDecoder(
   const o: DecodeOptions = { ...defaultDecodeOptions, ...options };
   const expected = o.expectedChannels ? [...o.expectedChannels].sort() : undefined;
 
-  const readingOf = (item: unknown, index: number | undefined): Reading => {
+  const readingOf = (item: unknown, index: number | undefined, latestTs: number): Reading => {
     const where = index === undefined ? '' : ` (element ${index})`;
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
       throw new Rejection('missing_field', `expected an object${where}`);
@@ -83,6 +89,12 @@ export function createDecoder(
       );
     }
     const ts = timestampOf(record[o.tsField], o.tsField, where);
+    if (ts > latestTs) {
+      throw new Rejection(
+        'future_timestamp',
+        `"${o.tsField}" ${ts} is ${formatAhead(ts - (latestTs - o.maxFutureMs))} ahead of this daemon's clock, more than input.maxFutureMs (${o.maxFutureMs} ms)${where}`,
+      );
+    }
     const values = valuesOf(record, where);
     if (expected) {
       const got = Object.keys(values).sort();
@@ -130,7 +142,7 @@ export function createDecoder(
   // which finds and names the problem.
   const single = o.defaultChannel;
   const singleOk = expected === undefined || (expected.length === 1 && expected[0] === single);
-  const fast = (parsed: unknown): Reading | undefined => {
+  const fast = (parsed: unknown, latestTs: number): Reading | undefined => {
     if (!singleOk || typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
       return undefined;
     const record = parsed as Record<string, unknown>;
@@ -142,7 +154,7 @@ export function createDecoder(
       sensor.length === 0 ||
       sensor.length > 256 ||
       typeof ts !== 'number' ||
-      !(ts >= 0 && ts <= MAX_TS) ||
+      !(ts >= 0 && ts <= latestTs) ||
       typeof value !== 'number' ||
       !Number.isFinite(value) ||
       record[o.valuesField] !== undefined
@@ -168,7 +180,9 @@ export function createDecoder(
     } catch (error) {
       return { ok: false, reason: 'not_json', detail: (error as Error).message.slice(0, 200) };
     }
-    const reading = fast(parsed);
+    // Read once per message: every reading of an array is held to the same limit.
+    const latestTs = o.maxFutureMs > 0 ? Math.min(o.now() + o.maxFutureMs, MAX_TS) : MAX_TS;
+    const reading = fast(parsed, latestTs);
     if (reading !== undefined) return { ok: true, readings: [reading] };
     try {
       if (Array.isArray(parsed)) {
@@ -179,9 +193,9 @@ export function createDecoder(
             `${parsed.length} readings > ${o.maxReadingsPerMessage} per message`,
           );
         }
-        return { ok: true, readings: parsed.map((item, i) => readingOf(item, i)) };
+        return { ok: true, readings: parsed.map((item, i) => readingOf(item, i, latestTs)) };
       }
-      return { ok: true, readings: [readingOf(parsed, undefined)] };
+      return { ok: true, readings: [readingOf(parsed, undefined, latestTs)] };
     } catch (error) {
       if (error instanceof Rejection)
         return { ok: false, reason: error.reason, detail: error.detail.slice(0, 4 * DETAIL_CHARS) };
@@ -239,6 +253,14 @@ function timestampOf(value: unknown, field: string, where: string): number {
     throw new Rejection('bad_timestamp', `"${field}" out of range: ${String(value)}${where}`);
   }
   return Math.trunc(ms);
+}
+
+/** A duration for a rejection's detail: "42 s", "7.5 min", "3.2 h" or "1,826 days". */
+function formatAhead(ms: number): string {
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 3_600_000) return `${(ms / 60_000).toFixed(1)} min`;
+  if (ms < 86_400_000) return `${(ms / 3_600_000).toFixed(1)} h`;
+  return `${Math.round(ms / 86_400_000).toLocaleString('en-US')} days`;
 }
 
 /** Whether an ISO 8601 string's date exists (Date.parse takes February 30th as March 2nd). */

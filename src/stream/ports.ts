@@ -11,6 +11,7 @@ export type RejectReason =
   | 'not_json'
   | 'missing_field'
   | 'bad_timestamp'
+  | 'future_timestamp'
   | 'non_numeric'
   | 'non_finite'
   | 'too_large'

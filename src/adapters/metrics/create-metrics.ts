@@ -50,6 +50,7 @@ const REJECT_REASONS = labelValues<RejectReason>({
   not_json: true,
   missing_field: true,
   bad_timestamp: true,
+  future_timestamp: true,
   non_numeric: true,
   non_finite: true,
   too_large: true,

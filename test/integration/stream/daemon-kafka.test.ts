@@ -36,6 +36,10 @@ function malformed(): Array<{ key: string; value: string; expect: string }> {
     ['not_json', (i) => `{"sensor": "sensor-00${i % 10}", "ts": `],
     ['missing_field', (i) => JSON.stringify({ ts: T0 + i, value: 1 })],
     ['bad_timestamp', (i) => JSON.stringify({ sensor: 'sensor-001', ts: `day ${i}`, value: 1 })],
+    [
+      'future_timestamp',
+      (i) => JSON.stringify({ sensor: 'sensor-001', ts: Date.now() + 86_400_000 + i, value: 1 }),
+    ],
     ['non_numeric', (i) => JSON.stringify({ sensor: 'sensor-001', ts: T0 + i, value: 'high' })],
     ['non_finite', () => '{"sensor": "sensor-001", "ts": 1767225600000, "value": 1e999}'],
     [

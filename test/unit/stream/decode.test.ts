@@ -146,6 +146,35 @@ describe('decode', () => {
     assert.ok(decode('{"sensor":"a","ts":"2024-02-29T00:00:00Z","value":1}').ok);
   });
 
+  it('rejects a reading stamped more than maxFutureMs ahead of the clock', () => {
+    const now = 1_767_225_600_000;
+    const options = { maxFutureMs: 600_000, now: () => now };
+    const at = (ts: number | string) => JSON.stringify({ sensor: 'a', ts, value: 1 });
+    assert.ok(createDecoder(options)(at(now + 600_000)).ok, 'exactly at the limit');
+    assert.ok(createDecoder(options)(at(now - 86_400_000)).ok, 'the past is not limited');
+    const ahead = rejected(at(now + 600_001), options);
+    assert.equal(ahead.reason, 'future_timestamp');
+    assert.match(ahead.detail, /"ts" 1767226200001 is 10\.0 min ahead of this daemon's clock/);
+    // The ISO form, a multi-channel reading and one element of an array take the same check.
+    assert.equal(rejected(at('2031-01-01T00:00:00Z'), options).reason, 'future_timestamp');
+    assert.match(rejected(at('2031-01-01T00:00:00Z'), options).detail, /1,826 days ahead/);
+    const multi = JSON.stringify({ sensor: 'a', ts: now + 3_600_000, values: { x: 1 } });
+    assert.match(rejected(multi, options).detail, /1\.0 h ahead/);
+    const array = `[${at(now)},${at(now + 700_000)}]`;
+    const inArray = rejected(array, options);
+    assert.equal(inArray.reason, 'future_timestamp');
+    assert.match(inArray.detail, /\(element 1\)$/);
+    // The limit moves with the clock; 0 turns it off.
+    let clock = now;
+    const moving = createDecoder({ maxFutureMs: 1_000, now: () => clock });
+    assert.equal(moving(at(now + 5_000)).ok, false);
+    clock += 4_000;
+    assert.ok(moving(at(now + 5_000)).ok);
+    assert.ok(
+      createDecoder({ maxFutureMs: 0, now: () => now })(at(now + 10 * 365 * 86_400_000)).ok,
+    );
+  });
+
   it('rejects a value that is not valid UTF-8', () => {
     const bytes = Buffer.concat([
       Buffer.from('{"sensor":"'),
