@@ -83,14 +83,22 @@ export function registerSimulate(program: Command, context: CliContext): void {
     const points = wholeNumber('--points', options.points, 1);
     const anomalies = wholeNumber('--anomalies', options.anomalies, 0);
     const partitions = wholeNumber('--partitions', options.partitions, 1) as number;
-    const startTs = wholeNumber('--start-ts', options.startTs, 0) ?? Date.now();
     const sim = config.simulator;
+    const intervalMs = sim.intervalMs ?? realTimeIntervalMs(sim.sensors, sim.ratePerSecond);
+    // Stamps that advance faster than the clock (unpaced, or an interval longer
+    // than the pacing) run ahead of it, and a daemon dead-letters readings more
+    // than input.maxFutureMs ahead. A finite run of that kind ends now instead.
+    const outrunsClock =
+      !(sim.ratePerSecond > 0) || (sim.ratePerSecond / sim.sensors) * intervalMs > 1000;
+    const startTs =
+      wholeNumber('--start-ts', options.startTs, 0) ??
+      (outrunsClock && points !== undefined ? Date.now() - points * intervalMs : Date.now());
     const simulator = createSimulator({
       sensors: sim.sensors,
       channels: sim.channels,
       seed: sim.seed,
       startTs,
-      intervalMs: sim.intervalMs ?? realTimeIntervalMs(sim.sensors, sim.ratePerSecond),
+      intervalMs,
       anomalyEvery: sim.anomalyEvery,
       cleanStart: sim.cleanStart,
       ...(points === undefined ? {} : { points }),
@@ -102,6 +110,12 @@ export function registerSimulate(program: Command, context: CliContext): void {
       stream: context.stderr,
       ...(points === undefined ? {} : { total: points * sim.sensors }),
     });
+    if (outrunsClock && points === undefined && options.startTs === undefined) {
+      logger.warn(
+        { intervalMs, rate: sim.ratePerSecond },
+        'timestamps will run ahead of the clock; a daemon dead-letters readings more than input.maxFutureMs ahead (give --points, or pace with --rate)',
+      );
+    }
     logger.info(
       {
         brokers: config.kafka.brokers,

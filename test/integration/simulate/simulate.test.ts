@@ -179,6 +179,30 @@ describe('tsad simulate into the real broker', () => {
     assert.equal(summary.intervalMs, 20, 'timestamps follow the wall clock: 2 sensors at 100/s');
   });
 
+  it('writes an unpaced run of --points as a history ending now, not running ahead of the clock', async () => {
+    const topic = randomName('simulate-history');
+    const before = Date.now();
+    const { code, out, err } = await simulate([
+      '--topic',
+      topic,
+      '--sensors',
+      '2',
+      '--rate',
+      '0',
+      '--points',
+      '1000',
+    ]);
+    assert.equal(code, 0, err);
+    const summary = JSON.parse(out) as SimulationSummary;
+    assert.equal(summary.intervalMs, 1000);
+    // 1,000 readings a second apart: from about 1,000 s ago up to now.
+    assert.ok(summary.lastTs !== null && summary.firstTs !== null);
+    assert.ok(summary.lastTs <= Date.now(), `last ${summary.lastTs} is not in the future`);
+    assert.ok(summary.lastTs >= before - 1_000, `last ${summary.lastTs} ends about now`);
+    // The two sensors' stamps are half an interval apart.
+    assert.equal(summary.lastTs - summary.firstTs, 999_500);
+  });
+
   it('runs endlessly until the shutdown signal, then reports what it produced', async () => {
     const topic = randomName('simulate-endless');
     const controller = new AbortController();
