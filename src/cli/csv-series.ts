@@ -80,7 +80,7 @@ export async function readCsvSeries(file: string, columns?: readonly string[]): 
     timestampText.push(tsCell);
     indices.forEach((i, c) => {
       const cell = cells[i]!;
-      const value = cell.trim() === '' ? Number.NaN : Number(cell);
+      const value = DECIMAL.test(cell) ? Number(cell) : Number.NaN;
       if (!Number.isFinite(value)) {
         throw invalid(
           `${file} line ${l + 1}: column '${channels[c]}' holds '${cell}', not a finite number`,
@@ -96,6 +96,12 @@ export async function readCsvSeries(file: string, columns?: readonly string[]): 
     values: Float32Array.from(values),
   };
 }
+
+/**
+ * A decimal number, optionally with an exponent. `Number` alone would also
+ * read '0x1F' as 31, '0b11' as 3 and '' as 0.
+ */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Splits one CSV row; double-quoted cells may hold commas and doubled quotes. */
 function splitRow(line: string): string[] {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { tempDir } from '../../harness/temp-dir.ts';
 import { periodicSeries } from '../model/fixtures.ts';
 import { tsad } from './run-tsad.ts';
 
@@ -29,7 +29,7 @@ async function writeSeries(file: string, rows: number, spikeRow?: number): Promi
 }
 
 before(async () => {
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tsad-cli-'));
+  dir = tempDir('tsad-cli-');
   csv = path.join(dir, 'train.csv');
   model = path.join(dir, 'model');
   await writeSeries(csv, ROWS);
@@ -226,6 +226,15 @@ describe('tsad train and tsad score refuse bad input with a clear message', () =
         return ['train', '--input', file, '--window', '2', '--out', path.join(dir, 'x')];
       },
       /line 3: column 'temp' holds 'warm', not a finite number/,
+    ],
+    [
+      'a hexadecimal value (Number would read 0x1F as 31)',
+      async () => {
+        const file = path.join(dir, 'hex.csv');
+        await fs.writeFile(file, 'timestamp,temp\n1000,1.5e2\n2000,-.5\n3000,0x1F\n');
+        return ['train', '--input', file, '--window', '2', '--out', path.join(dir, 'x')];
+      },
+      /line 4: column 'temp' holds '0x1F', not a finite number/,
     ],
     [
       'a bad timestamp',
