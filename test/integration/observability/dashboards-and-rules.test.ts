@@ -5,8 +5,6 @@
 // evaluate without error and return data.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createInfluxSink, type InfluxSink } from '../../../src/adapters/influx/influx-sink.ts';
 import { createMetrics, type Metrics } from '../../../src/adapters/metrics/create-metrics.ts';
@@ -15,6 +13,7 @@ import {
   type MetricsServer,
 } from '../../../src/adapters/metrics/metrics-server.ts';
 import { type PrometheusServer, startPrometheus } from '../../harness/prometheus.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 import { waitFor } from '../../harness/wait.ts';
 import {
   dashboardQueries,
@@ -53,7 +52,7 @@ describe('dashboards and alert rules against real Prometheus and InfluxDB', () =
   let sink: InfluxSink;
   let prometheus: PrometheusServer;
   let feed: Feed;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-obs-prom-'));
+  const dir = tempDir('tsad-obs-prom-');
 
   before(async () => {
     influx = await startRestartableInflux();

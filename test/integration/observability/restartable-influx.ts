@@ -4,12 +4,12 @@
 // the harness's startInflux picks new ports at each start, which a sink with
 // a fixed URL cannot follow. Built from the harness's process helpers.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { influxConfig } from '../../harness/influx.ts';
 import { ensureCommand } from '../../harness/install.ts';
 import { freePorts } from '../../harness/ports.ts';
 import { launch, type ServerProcess, tail } from '../../harness/process.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 import { waitFor } from '../../harness/wait.ts';
 
 export interface RestartableInflux {
@@ -25,7 +25,7 @@ export interface RestartableInflux {
 /** Creates (and starts) an InfluxDB 1.x under a fresh temporary directory. */
 export async function startRestartableInflux(): Promise<RestartableInflux> {
   const influxd = ensureCommand('influxd');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-obs-influx-'));
+  const dir = tempDir('tsad-obs-influx-');
   const [httpPort, rpcPort] = (await freePorts(2)) as [number, number];
   const configFile = path.join(dir, 'influxdb.conf');
   fs.writeFileSync(configFile, influxConfig({ stateDir: dir, httpPort, rpcPort }));

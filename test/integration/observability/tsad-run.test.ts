@@ -6,11 +6,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../../harness/ports.ts';
 import { type PrometheusServer, startPrometheus } from '../../harness/prometheus.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 import { waitFor } from '../../harness/wait.ts';
 import {
   dashboardQueries,
@@ -77,7 +76,7 @@ describe('tsad run (embedded) with real Prometheus and InfluxDB', () => {
   let metricsUrl: string;
   let log = '';
   let alertedSensor: string;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-obs-run-'));
+  const dir = tempDir('tsad-obs-run-');
 
   const metricsText = async () => (await fetch(`${metricsUrl}/metrics`)).text();
 

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { type PrometheusServer, startPrometheus } from '../../harness/prometheus.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 import { waitFor } from '../../harness/wait.ts';
 
 // Starts a Prometheus of its own (about a second) with a config and rule file
@@ -40,7 +39,7 @@ async function query(expr: string): Promise<string | undefined> {
 }
 
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-prom-config-'));
+  dir = tempDir('tsad-prom-config-');
   server = http.createServer((_req, res) => res.end(metrics));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 });

@@ -4,9 +4,7 @@
  * real time (no Kafka needed: the source port is what Kafka plugs into).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -15,6 +13,7 @@ import { loadConfig } from '../../../src/config/load-config.ts';
 import { openModelRegistry } from '../../../src/model/registry.ts';
 import type { Pipeline } from '../../../src/stream/pipeline.ts';
 import type { ScoredWindow } from '../../../src/stream/ports.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 
 const SENSORS = ['a', 'b', 'c', 'd'];
 const STEP_MS = 1000;
@@ -110,7 +109,7 @@ function daemonWith(source: DaemonSource, flags: Record<string, unknown>) {
 
 let registryDir = '';
 before(async () => {
-  registryDir = await mkdtemp(path.join(os.tmpdir(), 'tsad-retrain-'));
+  registryDir = tempDir('tsad-retrain-');
 });
 after(async () => {
   await rm(registryDir, { recursive: true, force: true });

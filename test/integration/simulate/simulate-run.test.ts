@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +14,7 @@ import type { SimulationSummary } from '../../../src/adapters/simulator/produce-
 import type { AnomalyLabel } from '../../../src/adapters/simulator/simulator.ts';
 import { runCli } from '../../../src/cli/cli.ts';
 import { randomName, services, waitFor } from '../../harness/services.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 
 const BIN = new URL('../../../bin/tsad.mjs', import.meta.url).pathname;
 const SENSORS = 3;
@@ -33,7 +33,7 @@ interface Alert {
 
 let kafka: Kafka;
 let admin: Admin;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-simulate-run-'));
+const dir = tempDir('tsad-simulate-run-');
 
 before(async () => {
   kafka = new Kafka({

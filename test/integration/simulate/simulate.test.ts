@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -9,10 +8,11 @@ import type { SimulationSummary } from '../../../src/adapters/simulator/produce-
 import { createSimulator } from '../../../src/adapters/simulator/simulator.ts';
 import { runCli } from '../../../src/cli/cli.ts';
 import { randomName, services, waitFor } from '../../harness/services.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 
 let kafka: Kafka;
 let admin: Admin;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-simulate-'));
+const dir = tempDir('tsad-simulate-');
 
 before(async () => {
   kafka = new Kafka({

@@ -5,9 +5,6 @@
  * readers, and a daemon config for the real broker.
  */
 
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { type Admin, type IHeaders, Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { loadConfig } from '../../../src/config/load-config.ts';
@@ -18,6 +15,7 @@ import { trainAutoencoder } from '../../../src/model/train.ts';
 import type { ScoredWindowSink } from '../../../src/stream/ports.ts';
 import { untilLeadersServe } from '../../harness/kafka.ts';
 import { services } from '../../harness/services.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 
 export const WINDOW = 16;
 export const T0 = Date.UTC(2026, 0, 1);
@@ -85,7 +83,7 @@ export async function trainSmallModel(): Promise<string> {
     patience: 3,
     seed: 3,
   });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-stream-model-'));
+  const dir = tempDir('tsad-stream-model-');
   await model.save(dir);
   model.dispose();
   return dir;

@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Admin, Kafka } from 'kafkajs';
 import { stringify } from 'yaml';
 import { randomName, services, waitFor } from '../../harness/services.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 import {
   committedOffsets,
   createTopic,
@@ -73,7 +73,7 @@ describe('SIGTERM mid-stream, then restart', () => {
   const topic = randomName('readings');
   const groupId = randomName('tsad');
   const database = randomName('tsad').replace(/-/g, '_');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-sigterm-'));
+  const dir = tempDir('tsad-sigterm-');
   const configFile = path.join(dir, 'tsad.yaml');
   let kafka: Kafka;
   let admin: Admin;

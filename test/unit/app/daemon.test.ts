@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
@@ -16,6 +15,7 @@ import { initBackend } from '../../../src/model/backend.ts';
 import { openModelRegistry } from '../../../src/model/registry.ts';
 import { trainAutoencoder } from '../../../src/model/train.ts';
 import { windowsFromSeries } from '../../../src/model/windows.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 import { periodicSeries } from '../model/fixtures.ts';
 import { fakeSource } from './fake-source.ts';
 
@@ -186,7 +186,7 @@ describe('daemon', () => {
 
   it('refuses at start a model whose channels differ from input.channels, as a config error (exit 2)', async () => {
     await initBackend({ prefer: 'cpu' });
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'tsad-daemon-'));
+    const dir = tempDir('tsad-daemon-');
     try {
       const model = await trainAutoencoder(windowsFromSeries(periodicSeries(40), 1, 4), {
         windowSize: 4,

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -13,10 +12,11 @@ import {
 } from '../../../src/cli/backtest/backtest-config.ts';
 import { runCli } from '../../../src/cli/cli.ts';
 import { isTsadError } from '../../../src/errors.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 
 let dir: string;
 before(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-backtest-config-'));
+  dir = tempDir('tsad-backtest-config-');
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 

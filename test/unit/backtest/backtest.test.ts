@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -33,6 +32,7 @@ import { evaluateSkabResults } from '../../../src/cli/commands/evaluate.ts';
 import { isTsadError } from '../../../src/errors.ts';
 import { initBackend } from '../../../src/model/backend.ts';
 import { mulberry32 } from '../../../src/model/train.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 
 const tiny = {
   windowSize: 8,
@@ -97,7 +97,7 @@ describe('backtest', () => {
   let dir: string;
   before(async () => {
     await initBackend();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-backtest-'));
+    dir = tempDir('tsad-backtest-');
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -9,6 +8,7 @@ import {
   readBacktestConfig,
 } from '../../../src/cli/backtest/backtest-config.ts';
 import { rankCalibrate } from '../../../src/cli/backtest/nab.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 import { seededRandom } from '../detector/noise.ts';
 
 test('rankCalibrate with a guard leaves the rows just before a row out of its past', () => {
@@ -78,7 +78,7 @@ test('rankCalibrate with a guard stays causal', () => {
 });
 
 test('a backtest config file that changes the NAB window moves the guard band with it', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-guard-'));
+  const dir = tempDir('tsad-guard-');
   try {
     const windowOnly = path.join(dir, 'window.yaml');
     fs.writeFileSync(windowOnly, 'nab:\n  model:\n    windowSize: 16\n');
@@ -94,7 +94,7 @@ test('a backtest config file that changes the NAB window moves the guard band wi
 });
 
 test('a backtest config file with impossible NAB rank settings is refused, naming every one', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-guard-'));
+  const dir = tempDir('tsad-guard-');
   try {
     const file = path.join(dir, 'bad.yaml');
     fs.writeFileSync(

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EXIT } from '../../../src/cli/cli.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 import { tsad } from './run-tsad.ts';
 
 let dir: string;
@@ -53,7 +53,7 @@ async function writeEntry(registry: string, name: string, text: string): Promise
 }
 
 before(async () => {
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tsad-models-cli-'));
+  dir = tempDir('tsad-models-cli-');
 });
 
 after(async () => {

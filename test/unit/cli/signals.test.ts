@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '../../harness/temp-dir.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** How long a stopped command may take to exit; generous, the machine may be busy. */
@@ -67,7 +67,7 @@ function writeSine(file: string, rows: number, header: string, timestamp: (i: nu
 
 let dir: string;
 before(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-signals-'));
+  dir = tempDir('tsad-signals-');
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
@@ -11,8 +10,9 @@ import { configReferenceMarkdown, MASK } from '../../../src/config/print-config.
 import { SETTINGS } from '../../../src/config/settings.ts';
 import { THRESHOLD_DEFAULTS } from '../../../src/detector/thresholds/threshold.ts';
 import { defaultModelConfig } from '../../../src/model/config.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-config-cli-'));
+const dir = tempDir('tsad-config-cli-');
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const stdout = new PassThrough();

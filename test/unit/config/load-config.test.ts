@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig, resolveConfig } from '../../../src/config/load-config.ts';
 import { SETTINGS } from '../../../src/config/settings.ts';
 import { isTsadError } from '../../../src/errors.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-config-'));
+const dir = tempDir('tsad-config-');
 function yamlFile(text: string): string {
   const file = path.join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
   fs.writeFileSync(file, text);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { runCli } from '../../../src/cli/cli.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 import { BENCHMARKS_DIR, skipWithoutBenchmarks } from './benchmarks-dir.ts';
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -30,7 +30,7 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
 
 /** A tiny NAB corpus: one file with one window, detector "demo" flags the window start. */
 function tinyNab(): { results: string; labels: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-evaluate-'));
+  const dir = tempDir('tsad-evaluate-');
   const stamp = (i: number) =>
     new Date(Date.UTC(2020, 0, 1) + i * 300_000).toISOString().slice(0, 19).replace('T', ' ');
   const rows = Array.from({ length: 1000 }, (_, i) => `${stamp(i)},${i},${i === 500 ? 1 : 0}`);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PNG } from 'pngjs';
 import { writePlotPng } from '../../../src/cli/plot.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 
 function pixel(png: PNG, x: number, y: number): [number, number, number] {
   const i = (y * png.width + x) * 4;
@@ -12,7 +12,7 @@ function pixel(png: PNG, x: number, y: number): [number, number, number] {
 }
 
 test('writes a valid PNG of the requested size with windows shaded and detections marked', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsad-plot-'));
+  const dir = tempDir('tsad-plot-');
   const file = path.join(dir, 'nested', 'plot.png');
   const n = 500;
   const t0 = Date.UTC(2020, 0, 1);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -11,6 +10,7 @@ import { loadAutoencoder } from '../../../src/model/load-autoencoder.ts';
 import { checkModelDirectoryTarget, sha256 } from '../../../src/model/persistence.ts';
 import { trainAutoencoder } from '../../../src/model/train.ts';
 import { windowsFromSeries } from '../../../src/model/windows.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 import { periodicSeries } from './fixtures.ts';
 
 const W = 12;
@@ -22,7 +22,7 @@ let probe: Float32Array[];
 
 before(async () => {
   await initBackend();
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'tsad-persist-'));
+  root = tempDir('tsad-persist-');
   const series = periodicSeries(120, { channels: 2, seed: 1 });
   model = await trainAutoencoder(
     windowsFromSeries(series, 2, W),

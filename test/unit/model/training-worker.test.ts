@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { isTsadError } from '../../../src/errors.ts';
@@ -10,6 +9,7 @@ import type { TrainingProgress } from '../../../src/model/train.ts';
 import { trainAutoencoder } from '../../../src/model/train.ts';
 import { trainInWorker } from '../../../src/model/train-in-worker.ts';
 import { windowsFromSeries } from '../../../src/model/windows.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 import { periodicSeries } from './fixtures.ts';
 
 const W = 12;
@@ -28,7 +28,7 @@ before(async () => {
 });
 
 test('trains in a worker while this thread keeps running, and loads the model it wrote', async () => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tsad-worker-'));
+  const dir = tempDir('tsad-worker-');
   try {
     const events: TrainingProgress[] = [];
     let ticks = 0;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -8,6 +7,7 @@ import { initBackend } from '../../../src/model/backend.ts';
 import { loadAutoencoder } from '../../../src/model/load-autoencoder.ts';
 import { trainAutoencoder } from '../../../src/model/train.ts';
 import { windowsFromSeries } from '../../../src/model/windows.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 import { periodicSeries } from './fixtures.ts';
 
 // The backend is chosen once per process, so the WASM path has its own file.
@@ -26,7 +26,7 @@ test('the autoencoder trains, scores, saves and loads on the WASM fallback backe
   assert.equal(model.metadata.training.backend, 'wasm');
   const scores = await model.scoreData(windows.slice(0, 5), { reconstruction: true });
   assert.ok(scores.every((s) => Number.isFinite(s.score) && s.perChannel.length === 2));
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tsad-wasm-'));
+  const dir = tempDir('tsad-wasm-');
   try {
     await model.save(path.join(dir, 'model'));
     const loaded = await loadAutoencoder(path.join(dir, 'model'));

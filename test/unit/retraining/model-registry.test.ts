@@ -1,28 +1,18 @@
 import assert from 'node:assert/strict';
-import {
-  appendFile,
-  cp,
-  mkdir,
-  mkdtemp,
-  readdir,
-  readFile,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
-import os from 'node:os';
+import { appendFile, cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { initBackend } from '../../../src/model/backend.ts';
 import { openModelRegistry } from '../../../src/model/registry.ts';
 import { trainAutoencoder } from '../../../src/model/train.ts';
 import { windowsFromSeries } from '../../../src/model/windows.ts';
+import { tempDir } from '../../harness/temp-dir.ts';
 import { periodicSeries } from '../model/fixtures.ts';
 
 let dir = '';
 before(async () => {
   await initBackend();
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tsad-registry-'));
+  dir = tempDir('tsad-registry-');
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });
