@@ -234,7 +234,13 @@ export function listNabResults(resultsDir: string): Map<string, string> {
 /** Lists a NAB data folder's files as `<category>/<file>.csv`, sorted. */
 export function listNabDataFiles(dataDir: string): string[] {
   const files: string[] = [];
-  for (const category of fs.readdirSync(dataDir, { withFileTypes: true })) {
+  let categories: fs.Dirent[];
+  try {
+    categories = fs.readdirSync(dataDir, { withFileTypes: true });
+  } catch (cause) {
+    throw new TsadError('TSAD_ERR_INPUT_INVALID', `cannot read folder ${dataDir}`, { cause });
+  }
+  for (const category of categories) {
     if (!category.isDirectory()) continue;
     for (const name of fs.readdirSync(path.join(dataDir, category.name))) {
       if (name.endsWith('.csv')) files.push(`${category.name}/${name}`);

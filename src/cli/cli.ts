@@ -71,12 +71,28 @@ export async function runCli(argv: string[], context: Partial<CliContext> = {}):
       isTsadError(error, 'TSAD_ERR_CONFIG_INVALID') ||
       isTsadError(error, 'TSAD_ERR_INPUT_INVALID')
     ) {
-      full.stderr.write(`tsad: ${error.message}\n`);
+      full.stderr.write(`tsad: ${withCause(error)}\n`);
       return isTsadError(error, 'TSAD_ERR_CONFIG_INVALID') ? EXIT.usage : EXIT.failure;
     }
-    full.stderr.write(`tsad: ${error instanceof Error ? error.message : String(error)}\n`);
+    full.stderr.write(`tsad: ${error instanceof Error ? withCause(error) : String(error)}\n`);
     return EXIT.failure;
   } finally {
     process.exitCode = callersExitCode;
   }
+}
+
+/**
+ * An error's message, followed by its cause's when the message does not
+ * already say it: "cannot read x.json (ENOENT: no such file or directory)".
+ * A system error's message also names the call and the path, which the
+ * message before it already gives.
+ */
+function withCause(error: Error): string {
+  const cause = error.cause;
+  if (!(cause instanceof Error)) return error.message;
+  const { syscall } = cause as NodeJS.ErrnoException;
+  const reason = syscall ? cause.message.split(`, ${syscall}`)[0]! : cause.message;
+  const firstLine = reason.split('\n')[0]!.trim();
+  if (firstLine === '' || error.message.includes(firstLine)) return error.message;
+  return `${error.message} (${firstLine})`;
 }

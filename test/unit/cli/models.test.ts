@@ -66,7 +66,10 @@ describe('tsad models list', () => {
     const r = await tsad('models', 'list', '--registry', missing);
     assert.equal(r.code, EXIT.failure, r.stderr);
     assert.equal(r.stdout, '');
-    assert.equal(r.stderr, `tsad: model registry ${missing} does not exist\n`);
+    assert.equal(
+      r.stderr,
+      `tsad: model registry ${missing} does not exist (ENOENT: no such file or directory)\n`,
+    );
     await assert.rejects(fs.stat(missing), { code: 'ENOENT' });
   });
 

@@ -91,6 +91,37 @@ test('evaluate refuses NAB results for a file the labels do not know', async () 
   assert.match(stderr, /does not label: cat\/one\.csv/);
 });
 
+test('evaluate names the system error when a file or folder cannot be read', async () => {
+  const { results } = tinyNab();
+  const missing = path.join(path.dirname(results), 'missing.json');
+  const labels = await run([
+    'evaluate',
+    '--benchmark',
+    'nab',
+    '--results',
+    results,
+    '--labels',
+    missing,
+  ]);
+  assert.equal(labels.code, 1);
+  assert.equal(labels.stderr, `tsad: cannot read ${missing} (ENOENT: no such file or directory)\n`);
+  const folder = path.join(path.dirname(results), 'no-such-folder');
+  const skab = await run([
+    'evaluate',
+    '--benchmark',
+    'skab',
+    '--results',
+    folder,
+    '--input',
+    folder,
+  ]);
+  assert.equal(skab.code, 1);
+  assert.match(
+    skab.stderr,
+    /^tsad: cannot read folder .*no-such-folder \(ENOENT: no such file or directory\)\n$/,
+  );
+});
+
 test('evaluate without --labels for NAB is a usage error', async () => {
   const { results } = tinyNab();
   const { code, stderr } = await run(['evaluate', '--benchmark', 'nab', '--results', results]);
