@@ -16,6 +16,7 @@ import {
   type SinkErrorKind,
   type SinkObserver,
 } from '../../stream/ports.ts';
+import { encodeFieldKey, encodeTagValue } from './line-protocol-encode.ts';
 import { PointQueue } from './point-queue.ts';
 
 /** Measurement names, shared with the Grafana dashboards (deploy/grafana). */
@@ -277,7 +278,10 @@ export function createInfluxSink(
     writeWindow(window) {
       return enqueue({
         measurement: MEASUREMENTS.window,
-        tags: { sensor: window.sensor, model_version: window.modelVersion },
+        tags: {
+          sensor: encodeTagValue(window.sensor),
+          model_version: encodeTagValue(window.modelVersion),
+        },
         fields: {
           score: window.score.score,
           calibrated_score: window.calibratedScore,
@@ -290,16 +294,18 @@ export function createInfluxSink(
     },
     writeAlert(alert) {
       const at = Date.parse(alert.window.end);
+      // The text names the sensor as its tag does, so the two can be matched.
+      const sensor = encodeTagValue(alert.sensor);
       return enqueue({
         measurement: MEASUREMENTS.alert,
-        tags: { sensor: alert.sensor, state: alert.state },
+        tags: { sensor, state: alert.state },
         fields: {
           id: alert.id,
           score: alert.score,
           peak_score: alert.peakScore,
           threshold: alert.threshold,
           model_version: alert.modelVersion,
-          text: `${alert.sensor} ${alert.state}: score ${alert.score.toPrecision(4)} (threshold ${alert.threshold.toPrecision(4)})`,
+          text: `${sensor} ${alert.state}: score ${alert.score.toPrecision(4)} (threshold ${alert.threshold.toPrecision(4)})`,
         },
         timestamp: Number.isFinite(at) ? at : Date.now(),
       });
@@ -309,14 +315,15 @@ export function createInfluxSink(
       const fields: Record<string, number> = {};
       let any = false;
       for (const [channel, value] of Object.entries(reading.values)) {
-        if (!Number.isFinite(value)) continue;
-        fields[channel] = value;
+        const key = encodeFieldKey(channel);
+        if (key === undefined || !Number.isFinite(value)) continue;
+        fields[key] = value;
         any = true;
       }
       if (!any) return false;
       return enqueue({
         measurement: MEASUREMENTS.reading,
-        tags: { sensor: reading.sensor },
+        tags: { sensor: encodeTagValue(reading.sensor) },
         fields,
         timestamp: reading.ts,
       });

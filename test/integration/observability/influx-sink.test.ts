@@ -1,5 +1,6 @@
 // The InfluxDB sink against a real InfluxDB 1.x: start (schema creation),
-// flush, close and send-after-close, and an outage in the middle of a run.
+// flush, close and send-after-close, an outage in the middle of a run, and
+// sensor ids and channel names that line protocol cannot carry as they are.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -51,6 +52,49 @@ async function count(url: string, database: string, measurement: string): Promis
   const series = await influxQuery(url, database, `SELECT count("score") FROM "${measurement}"`);
   return Number(series[0]?.values[0]?.[1] ?? 0);
 }
+
+/** Sensor tag value → number of points of `measurement` stored under it. */
+async function countBySensor(
+  url: string,
+  database: string,
+  measurement: string,
+  field: string,
+): Promise<Map<string, number>> {
+  const series = await influxQuery(
+    url,
+    database,
+    `SELECT count("${field}") FROM "${measurement}" GROUP BY "sensor"`,
+  );
+  const counts = new Map<string, number>();
+  for (const s of series as { tags?: Record<string, string>; values: unknown[][] }[]) {
+    counts.set(s.tags?.sensor ?? '', Number(s.values[0]?.[1]));
+  }
+  return counts;
+}
+
+async function measurements(url: string, database: string): Promise<string[]> {
+  const series = await influxQuery(url, database, 'SHOW MEASUREMENTS');
+  return (series[0]?.values ?? []).map((row) => String(row[0])).sort();
+}
+
+/**
+ * Sensor ids the decoder accepts, each with the tag value InfluxDB must hold
+ * for it (docs/dashboards.md): the influx package escapes a comma, space or
+ * equals sign itself; a newline, a trailing backslash and a backslash before a
+ * single quote are written as \u000a / \u005c.
+ */
+const ODD_SENSORS: readonly (readonly [id: string, stored: string])[] = [
+  ['line\nbreak', 'line\\u000abreak'],
+  ['ends-with\\', 'ends-with\\u005c'],
+  ["back\\'quote", "back\\u005c'quote"],
+  ['with,comma', 'with,comma'],
+  ['with space', 'with space'],
+  ['with=equals', 'with=equals'],
+  ['with"quote', 'with"quote'],
+  ['mid\\slash', 'mid\\slash'],
+  ['tab\tand\rcr', 'tab\tand\rcr'],
+  ['Füße-温度', 'Füße-温度'],
+];
 
 describe('InfluxDB sink', () => {
   let influx: RestartableInflux;
@@ -182,6 +226,105 @@ describe('InfluxDB sink', () => {
       await metrics.registry.metrics(),
       /^tsad_influx_points_dropped_total\{reason="rejected"\} 1$/m,
     );
+    await sink.close();
+  });
+
+  it('writes a batch mixing odd sensor ids with normal ones in full, the odd ids in their documented form', async () => {
+    const opts = options(influx.url, { batchSize: 1_000, flushIntervalMs: 60_000 });
+    const metrics = createMetrics({ topSensors: 0, defaultMetrics: false });
+    const sink = createInfluxSink(opts, { observer: metrics.influx });
+    await sink.start();
+    const at = Date.now();
+    const normal = Array.from({ length: 10 }, (_, i) => `normal-${i}`);
+    // Odd ids between normal ones, so a broken line would sit in the middle of the batch.
+    const sensors = normal.flatMap((id, i) => [id, ...(ODD_SENSORS[i] ? [ODD_SENSORS[i][0]] : [])]);
+    for (const sensor of sensors) {
+      assert.equal(sink.writeWindow(scoredWindow(sensor, at)), true);
+      assert.equal(sink.writeReading({ sensor, ts: at, values: { temp: 20 } }), true);
+    }
+    assert.deepEqual(await sink.flush(), { written: 2 * sensors.length, pending: 0 });
+
+    const expected = new Map([
+      ...normal.map((id) => [id, 1] as const),
+      ...ODD_SENSORS.map(([, stored]) => [stored, 1] as const),
+    ]);
+    assert.deepEqual(
+      await countBySensor(influx.url, opts.database, MEASUREMENTS.window, 'score'),
+      expected,
+    );
+    assert.deepEqual(
+      await countBySensor(influx.url, opts.database, MEASUREMENTS.reading, 'temp'),
+      expected,
+    );
+    // No stray measurement from the part of an id after a newline.
+    assert.deepEqual(await measurements(influx.url, opts.database), [
+      MEASUREMENTS.reading,
+      MEASUREMENTS.window,
+    ]);
+    const stats = sink.stats();
+    assert.equal(stats.written, 2 * sensors.length);
+    assert.equal(stats.dropped.rejected, 0);
+    assert.equal(stats.writeErrors.rejected, 0);
+    assert.match(
+      await metrics.registry.metrics(),
+      new RegExp(`^tsad_influx_points_written_total ${2 * sensors.length}$`, 'm'),
+    );
+    await sink.close();
+  });
+
+  it('names an alert by the sensor tag it is stored under', async () => {
+    const opts = options(influx.url, { flushIntervalMs: 60_000 });
+    const sink = createInfluxSink(opts);
+    await sink.start();
+    const at = Date.now();
+    sink.writeAlert({
+      id: 'odd',
+      sensor: 'pump\n7',
+      state: 'firing',
+      score: 0.9,
+      peakScore: 0.95,
+      threshold: 0.4,
+      modelVersion: 'v1',
+      window: { start: new Date(at - 1_000).toISOString(), end: new Date(at).toISOString() },
+    });
+    assert.deepEqual(await sink.flush(), { written: 1, pending: 0 });
+    const [alert] = await influxQuery(
+      influx.url,
+      opts.database,
+      `SELECT "sensor", "text" FROM "${MEASUREMENTS.alert}"`,
+    );
+    assert.equal(alert?.values[0]?.[1], 'pump\\u000a7');
+    assert.match(String(alert?.values[0]?.[2]), /^pump\\u000a7 firing: score 0\.9000/);
+    await sink.close();
+  });
+
+  it('writes channel names that are no valid field key in their documented form', async () => {
+    const opts = options(influx.url, { flushIntervalMs: 60_000 });
+    const sink = createInfluxSink(opts);
+    await sink.start();
+    const at = Date.now();
+    const values = { ok: 1, 'a\nb': 2, 'ends\\': 3, time: 4, '': 5, 'x,y z=w': 6 };
+    assert.equal(sink.writeReading({ sensor: 'channels', ts: at, values }), true);
+    assert.equal(sink.writeWindow(scoredWindow('channels', at)), true);
+    assert.deepEqual(await sink.flush(), { written: 2, pending: 0 });
+    const [reading] = await influxQuery(
+      influx.url,
+      opts.database,
+      `SELECT * FROM "${MEASUREMENTS.reading}"`,
+    );
+    assert.ok(reading);
+    const row = Object.fromEntries(reading.columns.map((c, i) => [c, reading.values[0]?.[i]]));
+    // The empty name cannot be a field key at all: that one value is left out.
+    assert.deepEqual(row, {
+      time: at,
+      sensor: 'channels',
+      ok: 1,
+      'a\\u000ab': 2,
+      'ends\\u005c': 3,
+      '\\u0074ime': 4,
+      'x,y z=w': 6,
+    });
+    assert.equal(sink.stats().dropped.rejected, 0);
     await sink.close();
   });
 
