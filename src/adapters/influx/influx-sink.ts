@@ -150,6 +150,11 @@ export function createInfluxSink(
     stats.dropped[reason] += count;
     observer.pointsDropped(reason, count);
   };
+  const written = (count: number) => {
+    if (count <= 0) return;
+    stats.written += count;
+    observer.pointsWritten(count);
+  };
   const depthChanged = () => {
     stats.queued = queue.size;
     observer.queueDepth(queue.size);
@@ -200,8 +205,7 @@ export function createInfluxSink(
         retentionPolicy: options.retentionPolicy,
         precision: 'ms',
       });
-      stats.written += batch.length;
-      observer.pointsWritten(batch.length);
+      written(batch.length);
       if (stats.backingOff) logger?.info({ queued: queue.size }, 'InfluxDB writes resumed');
       stats.backingOff = false;
       backoffMs = 0;
@@ -212,8 +216,16 @@ export function createInfluxSink(
       observer.writeFailed(failure.kind);
       if (failure.databaseMissing) schemaReady = false;
       if (!failure.retriable) {
-        logger?.warn({ err: error, points: batch.length }, 'InfluxDB rejected a batch; dropped');
-        drop('rejected', batch.length);
+        // In a partial write InfluxDB stored every point but the ones it names.
+        const refused = partialWriteRefused(error, batch.length) ?? batch.length;
+        written(batch.length - refused);
+        drop('rejected', refused);
+        logger?.warn(
+          { err: error, points: batch.length, refused },
+          refused < batch.length
+            ? 'InfluxDB refused some points of a batch and stored the rest'
+            : 'InfluxDB rejected a batch; dropped',
+        );
         return true;
       }
       if (!stats.backingOff) {
@@ -304,7 +316,7 @@ export function createInfluxSink(
           score: alert.score,
           peak_score: alert.peakScore,
           threshold: alert.threshold,
-          model_version: alert.modelVersion,
+          model_version: encodeTagValue(alert.modelVersion),
           text: `${sensor} ${alert.state}: score ${alert.score.toPrecision(4)} (threshold ${alert.threshold.toPrecision(4)})`,
         },
         timestamp: Number.isFinite(at) ? at : Date.now(),
@@ -398,6 +410,35 @@ function finiteFields(fields: Record<string, unknown>): Record<string, unknown> 
     if (typeof value !== 'number' || Number.isFinite(value)) kept[key] = value;
   }
   return kept;
+}
+
+/**
+ * How many points of a batch of `points` InfluxDB 1.x refused when it answered
+ * 400 "partial write", in which it stores all the others; undefined for any
+ * other answer, after which nothing was stored. A point that failed to parse
+ * is named on a line of its own ("unable to parse '<line>': <reason>"), one
+ * parsed but not stored (a field type conflict, a time beyond the retention
+ * policy) is counted in "dropped=N". When both happen influxd reports only the
+ * second kind, which is why the sink sends no point it knows cannot be parsed.
+ */
+export function partialWriteRefused(error: unknown, points: number): number | undefined {
+  const message = (error as { message?: unknown } | null)?.message;
+  if (typeof message !== 'string') return undefined;
+  // The influx package's message: "A 400 Bad Request error occurred: <body>".
+  let reason: unknown;
+  try {
+    reason = (JSON.parse(message.slice(message.indexOf('{'))) as { error?: unknown }).error;
+  } catch {
+    return undefined;
+  }
+  if (typeof reason !== 'string' || !reason.startsWith('partial write: ')) return undefined;
+  const unparsed = reason
+    .slice('partial write: '.length)
+    .split('\n')
+    .filter((line) => line.startsWith("unable to parse '")).length;
+  const dropped = Number(/ dropped=(\d+)$/.exec(reason)?.[1] ?? 0);
+  // Whatever the text says, a partial write refused at least one point.
+  return Math.min(points, Math.max(1, unparsed + dropped));
 }
 
 /**

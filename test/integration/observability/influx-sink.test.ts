@@ -77,6 +77,15 @@ async function measurements(url: string, database: string): Promise<string[]> {
   return (series[0]?.values ?? []).map((row) => String(row[0])).sort();
 }
 
+/** Writes raw line protocol, bypassing the sink (to set up a field type the sink then conflicts with). */
+async function writeLines(url: string, database: string, lines: string): Promise<void> {
+  const response = await fetch(`${url}/write?db=${database}&precision=ms`, {
+    method: 'POST',
+    body: lines,
+  });
+  if (!response.ok) throw new Error(`write failed: ${response.status} ${await response.text()}`);
+}
+
 /**
  * Sensor ids the decoder accepts, each with the tag value InfluxDB must hold
  * for it (docs/dashboards.md): the influx package escapes a comma, space or
@@ -325,6 +334,34 @@ describe('InfluxDB sink', () => {
       'x,y z=w': 6,
     });
     assert.equal(sink.stats().dropped.rejected, 0);
+    await sink.close();
+  });
+
+  it('counts only the points InfluxDB refused in a partial write as dropped, the rest as written', async () => {
+    const opts = options(influx.url, { batchSize: 1_000, flushIntervalMs: 60_000 });
+    const metrics = createMetrics({ topSensors: 0, defaultMetrics: false });
+    const sink = createInfluxSink(opts, { observer: metrics.influx });
+    await sink.start();
+    const at = Date.now();
+    // "mode" is a string field in this shard already: a reading with a number
+    // under that name is a field type conflict, which InfluxDB refuses alone.
+    await writeLines(
+      influx.url,
+      opts.database,
+      `${MEASUREMENTS.reading},sensor=setup mode="auto" ${at}`,
+    );
+    for (let i = 0; i < 5; i++) sink.writeWindow(scoredWindow(`p-${i}`, at));
+    sink.writeReading({ sensor: 'p-0', ts: at, values: { mode: 1 } });
+    sink.writeReading({ sensor: 'p-1', ts: at, values: { temp: 20 } });
+    assert.deepEqual(await sink.flush(), { written: 6, pending: 0 });
+    assert.equal(await count(influx.url, opts.database, MEASUREMENTS.window), 5);
+    const stats = sink.stats();
+    assert.equal(stats.written, 6);
+    assert.equal(stats.dropped.rejected, 1);
+    assert.equal(stats.writeErrors.rejected, 1);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^tsad_influx_points_written_total 6$/m);
+    assert.match(text, /^tsad_influx_points_dropped_total\{reason="rejected"\} 1$/m);
     await sink.close();
   });
 
