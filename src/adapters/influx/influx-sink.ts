@@ -111,6 +111,13 @@ export interface InfluxSinkDeps {
 const ALERT_STATE_FIRING = 'firing';
 
 /**
+ * Latest time InfluxDB 1.x stores, in ms (2262-04-11), and the earliest as far
+ * before 1970: its times are int64 nanoseconds within ±(2^63 - 2). The decoder
+ * accepts times up to the year 9999.
+ */
+const MAX_TIME_MS = 9_223_372_036_854;
+
+/**
  * Creates the InfluxDB sink. Writes are accepted synchronously into a bounded
  * queue and sent by one background loop, one request at a time, so InfluxDB
  * sees ordered batches and a slow server cannot pile up requests. Failures
@@ -165,10 +172,12 @@ export function createInfluxSink(
       drop('closed', 1);
       return false;
     }
-    // InfluxDB refuses a whole batch over one NaN field or a bad timestamp, so
-    // such values are left out here rather than poisoning a batch later.
+    // InfluxDB cannot parse a NaN field or a time outside its range, and its
+    // answer does not always count such lines (see partialWriteRefused), so
+    // they are left out here, where they are known: the field, or the point.
     const fields = finiteFields(point.fields ?? {});
-    if (fields === undefined || !Number.isFinite(point.timestamp)) {
+    const ts = point.timestamp;
+    if (fields === undefined || typeof ts !== 'number' || !(Math.abs(ts) <= MAX_TIME_MS)) {
       drop('rejected', 1);
       return false;
     }

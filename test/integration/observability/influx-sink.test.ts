@@ -365,6 +365,21 @@ describe('InfluxDB sink', () => {
     await sink.close();
   });
 
+  it('refuses a timestamp beyond the year 2262 (outside InfluxDB 1.x) at once, counting it, and writes the rest', async () => {
+    const opts = options(influx.url, { flushIntervalMs: 60_000 });
+    const sink = createInfluxSink(opts);
+    await sink.start();
+    const at = Date.now();
+    const year3000 = Date.UTC(3000, 0, 1);
+    assert.equal(sink.writeWindow(scoredWindow('future', year3000)), false);
+    assert.equal(sink.writeReading({ sensor: 'future', ts: year3000, values: { v: 1 } }), false);
+    assert.equal(sink.writeWindow(scoredWindow('now', at)), true);
+    assert.deepEqual(await sink.flush(), { written: 1, pending: 0 });
+    assert.equal(sink.stats().dropped.rejected, 2);
+    assert.equal(sink.stats().writeErrors.rejected, 0);
+    await sink.close();
+  });
+
   it('close flushes what is queued, and a write after close is a counted no-op', async () => {
     const opts = options(influx.url, { flushIntervalMs: 60_000 });
     const metrics = createMetrics({ topSensors: 0, defaultMetrics: false });
