@@ -225,7 +225,7 @@ export function createInfluxSink(
       observer.writeFailed(failure.kind);
       if (failure.databaseMissing) schemaReady = false;
       if (!failure.retriable) {
-        // In a partial write InfluxDB stored every point but the ones it names.
+        // In a partial write InfluxDB stored every point but the ones it names or counts.
         const refused = partialWriteRefused(error, batch.length) ?? batch.length;
         written(batch.length - refused);
         drop('rejected', refused);
