@@ -333,7 +333,8 @@ export function createInfluxSink(
     },
     writeReading(reading) {
       if (!options.writeRawReadings) return false;
-      const fields: Record<string, number> = {};
+      // No prototype: a channel named __proto__ is then a key like any other.
+      const fields: Record<string, number> = Object.create(null);
       let any = false;
       for (const [channel, value] of Object.entries(reading.values)) {
         const key = encodeFieldKey(channel);
@@ -413,7 +414,8 @@ function finiteFields(fields: Record<string, unknown>): Record<string, unknown> 
   }
   if (bad === 0) return total > 0 ? fields : undefined;
   if (bad === total) return undefined;
-  const kept: Record<string, unknown> = {};
+  // No prototype: a channel named __proto__ is then a key like any other.
+  const kept: Record<string, unknown> = Object.create(null);
   for (const key in fields) {
     const value = fields[key];
     if (typeof value !== 'number' || Number.isFinite(value)) kept[key] = value;

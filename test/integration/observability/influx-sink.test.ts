@@ -312,7 +312,16 @@ describe('InfluxDB sink', () => {
     const sink = createInfluxSink(opts);
     await sink.start();
     const at = Date.now();
-    const values = { ok: 1, 'a\nb': 2, 'ends\\': 3, time: 4, '': 5, 'x,y z=w': 6 };
+    // Built from entries: a literal's __proto__ key would set the prototype, not make a channel.
+    const values = Object.fromEntries([
+      ['ok', 1],
+      ['a\nb', 2],
+      ['ends\\', 3],
+      ['time', 4],
+      ['', 5],
+      ['x,y z=w', 6],
+      ['__proto__', 7],
+    ]);
     assert.equal(sink.writeReading({ sensor: 'channels', ts: at, values }), true);
     assert.equal(sink.writeWindow(scoredWindow('channels', at)), true);
     assert.deepEqual(await sink.flush(), { written: 2, pending: 0 });
@@ -332,6 +341,7 @@ describe('InfluxDB sink', () => {
       'ends\\u005c': 3,
       '\\u0074ime': 4,
       'x,y z=w': 6,
+      ['__proto__']: 7,
     });
     assert.equal(sink.stats().dropped.rejected, 0);
     await sink.close();
