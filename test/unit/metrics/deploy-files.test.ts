@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import YAML from 'yaml';
+import { resolveConfig } from '../../../src/config/load-config.ts';
 import { ensureCommand } from '../../harness/install.ts';
 import {
   DASHBOARD_DIR,
@@ -97,6 +98,20 @@ describe('deploy/grafana', () => {
     ]);
   });
 
+  it('takes from the environment only variables tsad accepts too (one env file can serve both)', () => {
+    const text = fs.readFileSync(
+      path.join(REPO, 'deploy/grafana/provisioning/datasources/tsad.yml'),
+      'utf8',
+    );
+    const names = [...text.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]!);
+    assert.ok(names.includes('TSAD_INFLUX_USERNAME'), names.join(', '));
+    for (const name of names) {
+      // tsad refuses an unknown TSAD_ variable of a known section as a typo.
+      const { problems } = resolveConfig({ env: { [name]: 'http://localhost:1' } });
+      assert.deepEqual(problems, [], `${name}: ${JSON.stringify(problems)}`);
+    }
+  });
+
   it('provisions dashboards from a file provider', () => {
     const doc = YAML.parse(
       fs.readFileSync(path.join(REPO, 'deploy/grafana/provisioning/dashboards/tsad.yml'), 'utf8'),
@@ -126,6 +141,45 @@ describe('deploy/grafana', () => {
       }
       assert.ok(dashboard.title.startsWith('tsad'));
     }
+  });
+
+  it('shows label values as text and gives a second quantity its own unit and axis', () => {
+    const raw = JSON.parse(
+      fs.readFileSync(path.join(DASHBOARD_DIR, 'tsad-overview.json'), 'utf8'),
+    ) as {
+      panels: {
+        title: string;
+        type: string;
+        targets: { refId: string; expr: string; legendFormat?: string }[];
+        options?: { textMode?: string };
+        fieldConfig: {
+          defaults: { unit?: string };
+          overrides: {
+            matcher: { id: string; options: string };
+            properties: { id: string; value: unknown }[];
+          }[];
+        };
+      }[];
+    };
+    // An info metric's value is always 1: a stat panel must show its label (the legend), not 1.
+    const infoStats = raw.panels.filter(
+      (p) => p.type === 'stat' && p.targets.some((t) => /_info\b/.test(t.expr)),
+    );
+    assert.ok(infoStats.length > 0);
+    for (const panel of infoStats) assert.equal(panel.options?.textMode, 'name', panel.title);
+    const unitsOf = (title: string) => {
+      const panel = raw.panels.find((p) => p.title === title);
+      assert.ok(panel, title);
+      const byRef = new Map(
+        panel.fieldConfig.overrides
+          .filter((o) => o.matcher.id === 'byFrameRefID')
+          .map((o) => [o.matcher.options, o.properties.find((q) => q.id === 'unit')?.value]),
+      );
+      return panel.targets.map((t) => byRef.get(t.refId) ?? panel.fieldConfig.defaults.unit);
+    };
+    // CPU cores beside resident bytes; a count of runs beside a duration.
+    assert.deepEqual(unitsOf('Process CPU and memory'), ['short', 'bytes']);
+    assert.deepEqual(unitsOf('Training duration'), ['s', 'short']);
   });
 
   it('every query names a provisioned data source of the right kind', () => {
