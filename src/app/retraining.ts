@@ -158,10 +158,22 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
     windowsSinceTraining = 0;
     if (trigger === 'drift') lastDriftTraining = now();
     deps.onStart?.(trigger);
-    running = runTraining(trigger)
-      .catch((error: unknown) =>
-        notRun(trigger, 'failed', error instanceof Error ? error.message : String(error)),
-      )
+    const started = now();
+    const signal = abort.signal;
+    running = runTraining(trigger, signal)
+      .catch((error: unknown) => ({
+        // A run cut short by stop() did not fail: the daemon is going down.
+        ...notRun(
+          trigger,
+          signal.aborted ? 'skipped' : 'failed',
+          signal.aborted
+            ? 'retraining stopped'
+            : error instanceof Error
+              ? error.message
+              : String(error),
+        ),
+        durationMs: now() - started,
+      }))
       .then((outcome) => {
         running = null;
         deps.onOutcome?.(outcome);
@@ -170,7 +182,7 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
     return running;
   }
 
-  /** The outcome of a run that trained no candidate (or lost it): nothing changed. */
+  /** The outcome of a run that trained no candidate (or lost it): nothing changed; durationMs 0 until set. */
   function notRun(
     trigger: TrainingTrigger,
     outcome: 'skipped' | 'failed',
@@ -186,7 +198,10 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
     };
   }
 
-  async function runTraining(trigger: TrainingTrigger): Promise<TrainingOutcome> {
+  async function runTraining(
+    trigger: TrainingTrigger,
+    signal: AbortSignal,
+  ): Promise<TrainingOutcome> {
     const started = now();
     const current = deps.model.current();
     const previousVersion = current?.version ?? null;
@@ -203,7 +218,6 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
         reason: `only ${data.training.length} windows to train on`,
       };
     }
-    const signal = abort.signal;
     const candidate = await deps.train(data.training, signal);
     let swapped = false;
     try {
