@@ -15,10 +15,11 @@
  *     model's own 99th percentile of held-out normal scores (its recall) must
  *     not fall by more than `tolerance` (absolute), so the new model does not
  *     forget what was anomalous.
- * Held-out windows that either model scores from EXTREME_SCORE up (a value
- * clamped by the normalisation: a broken sensor's 1e20 judged during a
- * threshold's warm-up) are left out of both rules: one of them would set the
- * mean of every model alike and pass any candidate.
+ * Held-out windows that both models (the candidate alone, before a first
+ * model) score from EXTREME_SCORE up (a value clamped by the normalisation:
+ * a broken sensor's 1e20 judged during a threshold's warm-up) are left out of
+ * both rules: one of them would set the mean of every model alike and pass
+ * any candidate. A window only the candidate scores that high counts against it.
  * After a drift the old normal no longer is: the candidate trains on the most
  * recent windows, the held-out set is the newest part of them, and windows
  * flagged after the drift began are not used to judge it.
@@ -83,7 +84,7 @@ export interface TrainingOutcome {
 export interface CandidateComparison {
   /** Held-out normal windows validated on. */
   holdoutWindows: number;
-  /** Held-out windows left out: either model scored them from EXTREME_SCORE up. */
+  /** Held-out windows left out: both models (or the candidate, with no current one) scored them from EXTREME_SCORE up. */
   holdoutWindowsLeftOut: number;
   flaggedWindows: number;
   candidateNormalMean: number;
@@ -350,8 +351,11 @@ export async function compareCandidate(
 ): Promise<CandidateComparison> {
   const candHoldout = await scoresOf(candidate, holdout);
   const currHoldout = current ? await scoresOf(current, holdout) : null;
+  // Left out only when every model scores it extreme: that is the data, not
+  // the model. A candidate that alone blows up on a window is judged on it.
   const ordinary = candHoldout.map(
-    (score, i) => score < EXTREME_SCORE && (currHoldout?.[i] ?? 0) < EXTREME_SCORE,
+    (score, i) =>
+      score < EXTREME_SCORE || (currHoldout !== null && currHoldout[i]! < EXTREME_SCORE),
   );
   const candNormal = candHoldout.filter((_, i) => ordinary[i]);
   const currNormal = currHoldout?.filter((_, i) => ordinary[i]) ?? null;

@@ -202,6 +202,22 @@ test('held-out windows scored from EXTREME_SCORE up are left out, so they cannot
   assert.match(verdict.reason, /worse on held-out normal/);
 });
 
+test('a candidate that alone scores some ordinary held-out windows extreme keeps them in its judgement', async () => {
+  const current = new LevelModel('current', 1);
+  // A candidate that blew up on every fourth window: 1e10 there, as good as the current model elsewhere.
+  const exploded = new LevelModel('exploded', 1);
+  const score = exploded.scoreBatch.bind(exploded);
+  exploded.scoreBatch = async (windows) =>
+    (await score(windows)).map((s, i) => (i % 4 === 0 ? { ...s, score: 1e10 } : s));
+  const holdout = Array.from({ length: 100 }, () => windowOf(1));
+  const validation = await compareCandidate(exploded, current, holdout, []);
+  assert.equal(validation.holdoutWindowsLeftOut, 0);
+  assert.equal(validation.holdoutWindows, 100);
+  const verdict = judge(validation, true, 0.1);
+  assert.equal(verdict.promote, false);
+  assert.match(verdict.reason, /worse on held-out normal/);
+});
+
 test('retraining after N windows promotes an equally good model and rescales by about 1', async () => {
   const { outcomes, scales, feed } = setup({ afterWindows: 150 });
   for (let i = 0; i < 500; i += 1) await feed(1);
