@@ -55,6 +55,8 @@ export interface PipelineObserver {
   endToEndLatency(seconds: number): void;
   alertEmitted(state: 'firing' | 'resolved'): void;
   consumerLag(topic: string, partition: number, lag: number): void;
+  /** A partition was revoked (rebalance): stop reporting its lag. Optional. */
+  forgetPartition?(topic: string, partition: number): void;
   thresholdValue(sensor: string, threshold: number, score: number): void;
   /** A model became the one that scores (at start or after a retraining swap). Optional. */
   modelLoaded?(version: string, createdAtMs: number): void;

@@ -86,6 +86,8 @@ export class PartitionTracker {
   private next = -1;
   private pending = 0;
   committed = -1;
+  /** The partition's high watermark at its last fetch; -1 before the first. */
+  highWatermark = -1;
 
   add(offset: number): void {
     if (this.pending === 0 && offset >= this.next) {
@@ -232,6 +234,23 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     return tracker;
   };
 
+  const partitionOf = (origin: string) => Number(origin.slice(topic.length + 1));
+
+  /**
+   * Lag of every assigned partition: its high watermark at its last fetch
+   * minus the next offset to commit. Reported at each commit, so it stays
+   * current while no batch arrives (the consumer paused at the high-water
+   * mark, a dead-letter send holding a partition's commits back); only the
+   * messages produced since the last fetch are missing from it then.
+   */
+  const reportLag = () => {
+    for (const [origin, tracker] of trackers) {
+      if (!assigned.has(origin) || tracker.highWatermark < 0) continue;
+      const lag = tracker.highWatermark - tracker.committable();
+      observer.consumerLag(topic, partitionOf(origin), Math.max(0, lag));
+    }
+  };
+
   /** Commits every partition whose position advanced; serialised so commits never reorder. */
   const commit = (): Promise<void> => {
     committing = committing.then(async () => {
@@ -240,11 +259,7 @@ export function createKafkaSource(options: KafkaSourceOptions) {
         if (!assigned.has(origin)) continue;
         const position = tracker.committable();
         if (position > tracker.committed && position >= 0) {
-          offsets.push({
-            topic,
-            partition: Number(origin.slice(topic.length + 1)),
-            offset: String(position),
-          });
+          offsets.push({ topic, partition: partitionOf(origin), offset: String(position) });
         }
       }
       if (offsets.length === 0) return;
@@ -257,6 +272,8 @@ export function createKafkaSource(options: KafkaSourceOptions) {
         logger.warn({ err: error, offsets }, 'offset commit failed');
       }
     });
+    // Whether or not anything was committed: held-back commits are what lag shows.
+    committing = committing.then(reportLag);
     return committing;
   };
 
@@ -294,7 +311,10 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     if (revoked.length > 0) {
       const gone = new Set(revoked);
       const sensors = pipeline.revoke((origin) => gone.has(origin));
-      for (const origin of revoked) trackers.delete(origin);
+      for (const origin of revoked) {
+        trackers.delete(origin);
+        observer.forgetPartition?.(topic, partitionOf(origin));
+      }
       logger.info(
         { partitions: revoked, sensors },
         'partitions revoked: their sensor state dropped',
@@ -357,9 +377,9 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     // bounds what is in flight, and offsets are committed only once acked
     // (after each batch for what is done by then, and every second).
     pipeline.flush();
-    const last = batch.lastOffset();
-    const lag = Number(batch.highWatermark) - Number(last) - 1;
-    observer.consumerLag(batch.topic, batch.partition, Math.max(0, lag));
+    // Lag is reported at each commit, from the committed side: these
+    // messages count until they are acked.
+    tracker.highWatermark = Number(batch.highWatermark);
     // No commit here: the timer commits what is acked every COMMIT_INTERVAL_MS
     // (and shutdown the rest). A commit after every batch meant about 135
     // OffsetCommit requests a second at 25,000 readings/s, more than fetches,

@@ -178,7 +178,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   const lag = new client.Gauge({
     name: 'tsad_consumer_lag_messages',
-    help: 'Messages between the committed offset and the high watermark, per partition.',
+    help: 'Messages between the next offset to commit and the high watermark, per assigned partition.',
     labelNames: ['topic', 'partition'],
     registers,
   });
@@ -357,6 +357,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     consumerLag(topic, partition, messages) {
       if (isAmount(messages)) lag.set({ topic, partition: String(partition) }, messages);
+    },
+    forgetPartition(topic, partition) {
+      lag.remove({ topic, partition: String(partition) });
     },
     thresholdValue(sensor, threshold, score) {
       // +Infinity is a threshold still warming up: the window was scored all the same.

@@ -124,6 +124,17 @@ describe('createMetrics', () => {
     );
   });
 
+  it('removes the lag series of a partition that is forgotten (revoked)', async () => {
+    const metrics = createMetrics({ topSensors: 0, defaultMetrics: false });
+    metrics.consumerLag('readings', 0, 10);
+    metrics.consumerLag('readings', 1, 3);
+    metrics.forgetPartition('readings', 1);
+    const partitions = (await series(metrics, 'tsad_consumer_lag_messages')).map(
+      (v) => v.labels.partition,
+    );
+    assert.deepEqual(partitions, ['0']);
+  });
+
   it('exports per-sensor series only for the top-N sensors by latest score', async () => {
     const metrics = createMetrics({ topSensors: 2, defaultMetrics: false });
     for (let i = 0; i < 50; i++) metrics.thresholdValue(`s${i}`, 1, i / 10);
