@@ -3,7 +3,7 @@
  * own log lines routed into tsad's logger, and the one place Kafka failures
  * become TsadErrors (code TSAD_ERR_KAFKA, kafkajs' `retriable` kept).
  */
-import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
+import kafkajs, { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 import type { Config } from '../../config/schema.ts';
 import { TsadError } from '../../errors.ts';
 
@@ -42,6 +42,20 @@ export function createKafkaClient(config: Config, logger: KafkaLogger): Kafka {
     } as SASLOptions;
   }
   return new Kafka(options);
+}
+
+/**
+ * The broker's error code name (`MESSAGE_TOO_LARGE`, `TOPIC_AUTHORIZATION_FAILED`)
+ * of a kafkajs failure, also when kafkajs wrapped it as non-retriable; undefined
+ * for failures the broker did not answer with an error code (a connection lost).
+ */
+export function kafkaErrorType(error: unknown): string | undefined {
+  // kafkajs' error classes are on its CommonJS exports object only: Node's
+  // ESM loader does not see them as named exports.
+  const { KafkaJSProtocolError } = kafkajs;
+  if (error instanceof KafkaJSProtocolError) return error.type;
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  return cause instanceof KafkaJSProtocolError ? cause.type : undefined;
 }
 
 /** Wraps a kafkajs failure as TSAD_ERR_KAFKA, keeping kafkajs' retriable flag. */

@@ -15,7 +15,8 @@
  *   new owner replays from the committed offset); sensors of newly assigned
  *   partitions warm up from scratch.
  * - Malformed messages go to the dead-letter topic with headers naming the
- *   reason and the source topic, partition and offset.
+ *   reason and the source topic, partition and offset; a record too large
+ *   for that topic goes with its value cut.
  */
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type { Config } from '../../config/schema.ts';
@@ -25,7 +26,7 @@ import type {
   RejectReason,
   SourceMessage,
 } from '../../stream/ports.ts';
-import { type KafkaLogger, kafkaError } from './kafka-client.ts';
+import { type KafkaLogger, kafkaError, kafkaErrorType } from './kafka-client.ts';
 
 /** What the source needs of the pipeline (src/stream/pipeline.ts fits). */
 export interface PipelineInput {
@@ -45,7 +46,15 @@ export const DLQ_HEADERS = {
   topic: 'tsad-source-topic',
   partition: 'tsad-source-partition',
   offset: 'tsad-source-offset',
+  /** Only on a record whose value was cut to fit the dead-letter topic: its original size in bytes. */
+  originalValueBytes: 'tsad-original-value-bytes',
 } as const;
+
+/**
+ * Bytes of a one-record batch besides its key, value and header names and
+ * values (the batch header is 61, the record's framing a few varints), with room to spare.
+ */
+const RECORD_OVERHEAD_BYTES = 128;
 
 /** Bytes a fetch waits for (about 250 small readings)… */
 const FETCH_MIN_BYTES = 16_384;
@@ -184,6 +193,12 @@ class RecordAck {
   }
 }
 
+/** True when the broker refused a record as larger than its topic (or itself) allows. */
+function isTooLarge(error: unknown): boolean {
+  const type = kafkaErrorType(error);
+  return type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE';
+}
+
 /** Creates the Kafka source; nothing connects until start(). */
 export function createKafkaSource(options: KafkaSourceOptions) {
   const { config, kafka, logger, observer } = options;
@@ -277,28 +292,77 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     return committing;
   };
 
+  const sendDeadLetter = (
+    message: SourceMessage,
+    value: Buffer | string | null,
+    headers: Record<string, string>,
+  ) =>
+    producer.send({
+      topic: dlqTopic,
+      acks: -1,
+      messages: [{ key: message.key, value, headers }],
+    });
+
+  /**
+   * Sends again a dead-letter record the broker refused as too large (the
+   * value with its headers above the topic's `max.message.bytes`), with the
+   * value cut down: first so the record fits `kafka.maxMessageBytes`, then
+   * halved while it is still refused. The reason, detail and source
+   * coordinates arrive whole and a header gives the original size, so the
+   * offset can be committed; without this the send was retried forever.
+   */
+  const sendTruncated = async (message: SourceMessage, headers: Record<string, string>) => {
+    const value =
+      typeof message.value === 'string'
+        ? Buffer.from(message.value)
+        : (message.value ?? Buffer.alloc(0));
+    const cutHeaders = { ...headers, [DLQ_HEADERS.originalValueBytes]: String(value.length) };
+    let otherBytes = message.key === null ? 0 : Buffer.byteLength(message.key);
+    for (const [name, text] of Object.entries(cutHeaders)) {
+      otherBytes += Buffer.byteLength(name) + Buffer.byteLength(text);
+    }
+    const fitsConfigured = config.kafka.maxMessageBytes - otherBytes - RECORD_OVERHEAD_BYTES;
+    let kept = value.length;
+    for (;;) {
+      kept = fitsConfigured < kept ? Math.max(0, fitsConfigured) : Math.floor(kept / 2);
+      try {
+        await sendDeadLetter(message, value.subarray(0, kept), cutHeaders);
+        break;
+      } catch (error) {
+        if (kept > 0 && isTooLarge(error)) continue;
+        throw kafkaError(
+          `dead-letter send to ${dlqTopic} failed with the value cut to ${kept} of ${value.length} bytes`,
+          error,
+        );
+      }
+    }
+    logger.error(
+      {
+        dlqTopic,
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+        valueBytes: value.length,
+        keptBytes: kept,
+      },
+      `dead-letter record of ${message.topic}:${message.partition}@${message.offset} too large for ${dlqTopic}: sent with its value cut to ${kept} of ${value.length} bytes (raise the topic's max.message.bytes to keep whole values)`,
+    );
+  };
+
   const deadLetters: DeadLetterSink = {
     async send(message: SourceMessage, reason: RejectReason, detail: string) {
+      const headers = {
+        [DLQ_HEADERS.reason]: reason,
+        [DLQ_HEADERS.detail]: detail,
+        [DLQ_HEADERS.topic]: message.topic,
+        [DLQ_HEADERS.partition]: String(message.partition),
+        [DLQ_HEADERS.offset]: message.offset,
+      };
       try {
-        await producer.send({
-          topic: dlqTopic,
-          acks: -1,
-          messages: [
-            {
-              key: message.key,
-              value: message.value,
-              headers: {
-                [DLQ_HEADERS.reason]: reason,
-                [DLQ_HEADERS.detail]: detail,
-                [DLQ_HEADERS.topic]: message.topic,
-                [DLQ_HEADERS.partition]: String(message.partition),
-                [DLQ_HEADERS.offset]: message.offset,
-              },
-            },
-          ],
-        });
+        await sendDeadLetter(message, message.value, headers);
       } catch (error) {
-        throw kafkaError(`dead-letter send to ${dlqTopic} failed`, error);
+        if (!isTooLarge(error)) throw kafkaError(`dead-letter send to ${dlqTopic} failed`, error);
+        await sendTruncated(message, headers);
       }
     },
   };
