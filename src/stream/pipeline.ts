@@ -248,6 +248,11 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
     return decoder.decode;
   };
 
+  // A dead-letter topic that refuses records (no permission to write, an
+  // invalid name) refuses every attempt of every rejected message: that is
+  // logged once, and again only after a send got through in between.
+  let refusedSends = 0;
+
   const deadLetter = (
     message: SourceMessage,
     reason: Parameters<DeadLetterSink['send']>[1],
@@ -257,12 +262,28 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
     observer.messageRejected(reason);
     sendsInFlight++;
     const attempt = (n: number): Promise<void> =>
-      deps.deadLetters.send(message, reason, detail).catch(async (error: unknown) => {
-        if (aborted) throw error;
-        logger.warn({ err: error, attempt: n }, 'dead-letter send failed; retrying');
-        await sleep(backoff(n, o.maxRetryDelayMs));
-        return attempt(n + 1);
-      });
+      deps.deadLetters.send(message, reason, detail).then(
+        () => {
+          if (refusedSends === 0) return;
+          logger.info({ refusedSends }, 'dead-letter sends accepted again');
+          refusedSends = 0;
+        },
+        async (error: unknown) => {
+          if (aborted) throw error;
+          if (isTsadError(error) && !error.retriable) {
+            if (refusedSends++ === 0) {
+              logger.error(
+                { err: error },
+                'dead-letter send refused; rejected messages are retried, and their offsets not committed, until the dead-letter topic accepts them',
+              );
+            }
+          } else {
+            logger.warn({ err: error, attempt: n }, 'dead-letter send failed; retrying');
+          }
+          await sleep(backoff(n, o.maxRetryDelayMs));
+          return attempt(n + 1);
+        },
+      );
     attempt(1)
       .then(() => message.ack())
       .catch((error: unknown) => logger.error({ err: error }, 'dead-letter send abandoned'))

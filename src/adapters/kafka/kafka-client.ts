@@ -15,6 +15,9 @@ export interface KafkaLogger {
   error(object: object, message?: string): void;
 }
 
+/** How long a kafkajs warning or error, once logged, is logged again only at debug level. */
+const REPEAT_QUIET_MS = 60_000;
+
 /** Creates the kafkajs client for the configured brokers. */
 export function createKafkaClient(config: Config, logger: KafkaLogger): Kafka {
   const k = config.kafka;
@@ -24,15 +27,27 @@ export function createKafkaClient(config: Config, logger: KafkaLogger): Kafka {
     ssl: k.ssl,
     connectionTimeout: k.connectionTimeoutMs,
     logLevel: logLevel.WARN,
-    logCreator:
-      () =>
-      ({ level, log }) => {
+    logCreator: () => {
+      // kafkajs logs every failed attempt of a request it retries, and every
+      // refused produce, which tsad retries (a dead-letter topic without write
+      // permission, each rejected message every few seconds): a line is
+      // logged once, and its repeats within REPEAT_QUIET_MS at debug level.
+      const loggedAt = new Map<string, number>();
+      return ({ level, log }) => {
         const { message, ...rest } = log;
         const fields = { kafkajs: rest };
+        const now = Date.now();
+        const last = loggedAt.get(message);
+        if (level > logLevel.WARN || (last !== undefined && now - last < REPEAT_QUIET_MS)) {
+          logger.debug(fields, `kafkajs: ${message}`);
+          return;
+        }
+        if (loggedAt.size >= 1_000) loggedAt.clear();
+        loggedAt.set(message, now);
         if (level <= logLevel.ERROR) logger.error(fields, `kafkajs: ${message}`);
-        else if (level === logLevel.WARN) logger.warn(fields, `kafkajs: ${message}`);
-        else logger.debug(fields, `kafkajs: ${message}`);
-      },
+        else logger.warn(fields, `kafkajs: ${message}`);
+      };
+    },
   };
   if (k.sasl.mechanism !== 'none') {
     options.sasl = {
@@ -61,7 +76,8 @@ export function kafkaErrorType(error: unknown): string | undefined {
 /** Wraps a kafkajs failure as TSAD_ERR_KAFKA, keeping kafkajs' retriable flag. */
 export function kafkaError(message: string, cause: unknown): TsadError {
   const retriable = (cause as { retriable?: unknown } | undefined)?.retriable;
-  const reason = cause instanceof Error ? `: ${cause.message}` : '';
+  const type = kafkaErrorType(cause);
+  const reason = cause instanceof Error ? `: ${cause.message}${type ? ` (${type})` : ''}` : '';
   return new TsadError('TSAD_ERR_KAFKA', `${message}${reason}`, {
     cause,
     ...(typeof retriable === 'boolean' ? { retriable } : {}),

@@ -1,13 +1,16 @@
 /**
  * Dead-letter records the real broker refuses: one too large for the
  * dead-letter topic arrives with its value cut and the source offset is
- * committed. An in-process daemon with a stand-in model: only malformed
- * messages are sent.
+ * committed; a refusal of another kind (a compacted dead-letter topic and a
+ * message without a key) is logged once, holds the offset back, and the
+ * message arrives once the topic accepts it. An in-process daemon with a
+ * stand-in model: only malformed messages are sent.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
+import { pino } from 'pino';
 import { createDaemon, type Daemon } from '../../../src/app/daemon.ts';
 import { loadConfig } from '../../../src/config/load-config.ts';
 import type { SensorWindow, WindowScore, WindowScorer } from '../../../src/detector/index.ts';
@@ -33,6 +36,18 @@ const scorer: WindowScorer = {
     }));
   },
 };
+
+/** A logger that keeps every line it writes (parsed), for assertions on what was logged. */
+function recordingLogger() {
+  const lines: Array<{ level: number; msg: string; err?: { message: string } }> = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info' }, stream), lines };
+}
 
 function startDaemon(topic: string, groupId: string, logger = testLogger): Daemon {
   const config = loadConfig({
@@ -150,5 +165,61 @@ describe('dead-letter records the broker refuses', () => {
 
     const report = await daemon.stop();
     assert.deepEqual(report.abandoned, []);
+  });
+
+  it('logs a refusal of another kind once, holds the offset back, and delivers once the topic accepts the record', async () => {
+    const topic = randomName('dlq-refused');
+    const groupId = randomName('tsad');
+    const dlqTopic = `${topic}.dlq`;
+    await createTopic(admin, topic, 1);
+    dlqTopics.push(dlqTopic);
+    // A compacted topic refuses records without a key (INVALID_RECORD).
+    await admin.createTopics({
+      topics: [
+        {
+          topic: dlqTopic,
+          numPartitions: 1,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
+      ],
+      waitForLeaders: true,
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [0, 1, 2].map((i) => ({ key: null, value: `not json ${i}` })),
+    });
+    await producer.disconnect();
+
+    const { logger, lines } = recordingLogger();
+    const daemon = startDaemon(topic, groupId, logger);
+    daemons.push(daemon);
+    await daemon.start();
+    const refusals = () => lines.filter((l) => l.msg.startsWith('dead-letter send refused'));
+    await waitFor(() => (refusals().length > 0 ? true : undefined), {
+      what: 'the refusal logged',
+      timeoutMs: 30_000,
+    });
+    // Each of the 3 messages is tried again after 0.1, 0.2, 0.4 and 0.8 s.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Said once: no warning or error line repeats, tsad's or kafkajs'.
+    const loud = lines.filter((l) => l.level >= 40).map((l) => l.msg);
+    assert.deepEqual(loud, [...new Set(loud)]);
+    assert.equal(refusals().length, 1);
+    assert.match(refusals()[0]?.err?.message ?? '', new RegExp(`${dlqTopic}.*INVALID_RECORD`));
+    // Committed up to the first refused message, not past it.
+    assert.equal((await committedOffsets(admin, groupId, topic)).get(0), 0);
+
+    await acceptEverything(dlqTopic);
+    await committedTo(groupId, topic, 3);
+    const records = await readTopic(kafka, dlqTopic, 3, 10_000);
+    assert.deepEqual(records.map((r) => r.value).sort(), [
+      'not json 0',
+      'not json 1',
+      'not json 2',
+    ]);
+    assert.equal(lines.filter((l) => l.msg === 'dead-letter sends accepted again').length, 1);
   });
 });

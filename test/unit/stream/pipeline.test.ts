@@ -11,6 +11,7 @@ import {
 import {
   type AlertLike,
   nullObserver,
+  type PipelineLogger,
   type PipelineObserver,
   type RejectReason,
   type SourceMessage,
@@ -109,6 +110,9 @@ function setup(
   overrides: {
     scorer?: WindowScorer | undefined;
     alertFailures?: number;
+    /** Sends the dead-letter topic refuses (a non-retriable error) before it accepts them. */
+    deadLetterRefusals?: number;
+    logger?: PipelineLogger;
     options?: Partial<PipelineOptions>;
   } = {},
 ) {
@@ -118,6 +122,7 @@ function setup(
   const dead: Array<{ offset: string; reason: RejectReason }> = [];
   const unscored: SensorWindow[] = [];
   let alertFailures = overrides.alertFailures ?? 0;
+  let deadLetterRefusals = overrides.deadLetterRefusals ?? 0;
   const hooked: Array<{ end: number; score: number; anomalous: boolean }> = [];
   const counts = {
     consumed: 0,
@@ -153,11 +158,15 @@ function setup(
     },
     deadLetters: {
       async send(m, reason) {
+        if (deadLetterRefusals > 0) {
+          deadLetterRefusals--;
+          throw new TsadError('TSAD_ERR_KAFKA', 'not authorized', { retriable: false });
+        }
         dead.push({ offset: m.offset, reason });
       },
     },
     observer,
-    logger: quiet,
+    logger: overrides.logger ?? quiet,
     onUnscored: (w) => unscored.push(w),
     onScored: (w, score, anomalous) => hooked.push({ end: w.endTs, score: score.score, anomalous }),
   });
@@ -218,6 +227,29 @@ describe('pipeline', () => {
     assert.deepEqual(acked.sort(), [0, 1, 2]);
     assert.equal(pipeline.stats().rejected, 3);
     await pipeline.close();
+  });
+
+  it('logs a dead-letter topic that refuses sends once, retries them, and acks once it accepts them', async () => {
+    const logged: string[] = [];
+    const logger: PipelineLogger = {
+      info: (_fields, text) => logged.push(`info: ${text}`),
+      warn: (_fields, text) => logged.push(`warn: ${text}`),
+      error: (_fields, text) => logged.push(`error: ${text}`),
+    };
+    const { pipeline, dead } = setup({ deadLetterRefusals: 9, logger });
+    const acked: number[] = [];
+    for (const offset of [0, 1, 2]) pipeline.push(message(offset, 'not json', acked));
+    await pipeline.waitIdle();
+    await pipeline.close();
+    assert.deepEqual(
+      acked.sort((a, b) => a - b),
+      [0, 1, 2],
+    );
+    assert.equal(dead.length, 3);
+    assert.deepEqual(logged, [
+      'error: dead-letter send refused; rejected messages are retried, and their offsets not committed, until the dead-letter topic accepts them',
+      'info: dead-letter sends accepted again',
+    ]);
   });
 
   it('rejects readings whose channels differ from the loaded model', async () => {
