@@ -439,7 +439,7 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     // The handler returns without waiting for this batch to be scored, so
     // kafkajs fetches the next one meanwhile; the high-water mark above still
     // bounds what is in flight, and offsets are committed only once acked
-    // (after each batch for what is done by then, and every second).
+    // (by the commit timer every second, and at shutdown).
     pipeline.flush();
     // Lag is reported at each commit, from the committed side: these
     // messages count until they are acked.
