@@ -48,6 +48,31 @@ export async function serialiseNetwork(network: tf.LayersModel): Promise<Network
   return { modelJson: Buffer.from(JSON.stringify(modelJson)), weights };
 }
 
+/**
+ * The name of a directory a save works in beside its `target`:
+ * `<target>.tmp-<pid>-<hex>` while the model is written, `<target>.old-<pid>-<hex>`
+ * for the model it replaces until that is removed. The pid says whose save it
+ * is: the model registry skips such entries (a save in progress is no
+ * version) and its daemon removes those of processes no longer alive.
+ */
+export function stagingPath(target: string, role: 'tmp' | 'old', suffix = stagingSuffix()): string {
+  return `${target}.${role}-${suffix}`;
+}
+
+/** A fresh `<pid>-<hex>` for stagingPath; one save uses the same suffix for both roles. */
+export function stagingSuffix(): string {
+  return `${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The names stagingPath makes, also nested (a registry stages a save that stages its own). */
+const STAGING_NAME = /\.(?:tmp|old)-(\d+)-[0-9a-f]+$/;
+
+/** The pid of the process whose save made `name` (see stagingPath), or null for any other name. */
+export function stagingPid(name: string): number | null {
+  const match = STAGING_NAME.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
 /** Hex sha256 of some bytes. */
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -67,8 +92,8 @@ export async function writeModelDirectory(
   const target = path.resolve(dir);
   await checkModelDirectoryTarget(target);
   await fs.mkdir(path.dirname(target), { recursive: true });
-  const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const staging = `${target}.tmp-${suffix}`;
+  const suffix = stagingSuffix();
+  const staging = stagingPath(target, 'tmp', suffix);
   const full: ModelMetadata = {
     ...metadata,
     files: { [MODEL_JSON]: sha256(files.modelJson), [WEIGHTS_BIN]: sha256(files.weights) },
@@ -78,7 +103,7 @@ export async function writeModelDirectory(
     await fs.writeFile(path.join(staging, MODEL_JSON), files.modelJson);
     await fs.writeFile(path.join(staging, WEIGHTS_BIN), files.weights);
     await fs.writeFile(path.join(staging, METADATA_JSON), `${JSON.stringify(full, null, 2)}\n`);
-    const old = `${target}.old-${suffix}`;
+    const old = stagingPath(target, 'old', suffix);
     const replaced = await rename(target, old);
     await fs.rename(staging, target);
     if (replaced) await fs.rm(old, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { TsadError } from '../errors.ts';
 import { type LoadExpectations, loadAutoencoder } from './load-autoencoder.ts';
 import { modelMetadataSchema } from './metadata.ts';
-import { METADATA_JSON } from './persistence.ts';
+import { METADATA_JSON, stagingPath, stagingPid } from './persistence.ts';
 
 const ACTIVE_FILE = 'ACTIVE';
 const HISTORY_FILE = 'history.jsonl';
@@ -192,11 +192,16 @@ export async function openModelRegistry(
     dir,
     async register(model) {
       const target = path.join(dir, versionDirName(model.version));
-      const staging = `${target}.partial-${process.pid}`;
-      await fs.rm(staging, { recursive: true, force: true });
-      await model.save(staging);
-      await fs.rm(target, { recursive: true, force: true });
-      await fs.rename(staging, target);
+      // Saved under a staging name, which list() skips, then renamed into place.
+      const staging = stagingPath(target, 'tmp');
+      try {
+        await model.save(staging);
+        await fs.rm(target, { recursive: true, force: true });
+        await fs.rename(staging, target);
+      } catch (error) {
+        await fs.rm(staging, { recursive: true, force: true });
+        throw error;
+      }
       await appendHistory({
         at: new Date().toISOString(),
         version: model.version,
@@ -220,7 +225,7 @@ export async function openModelRegistry(
           `cannot activate version ${version}: ${file}: ${reason}`,
         );
       }
-      const temp = path.join(dir, `${ACTIVE_FILE}.tmp-${process.pid}`);
+      const temp = stagingPath(path.join(dir, ACTIVE_FILE), 'tmp');
       await fs.writeFile(temp, `${name}\n`);
       await fs.rename(temp, path.join(dir, ACTIVE_FILE));
       await appendHistory({
@@ -296,9 +301,6 @@ function versionDirName(version: string): string {
   return version.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
-/** Directories the registry is writing a model into (see register). */
-const STAGING = /\.partial-\d+$/;
-
 /**
  * Reads the version in `dir/name`: null when it is no version at all (a file
  * such as ACTIVE, a model being saved, a missing directory), the entry when
@@ -320,7 +322,7 @@ async function readEntry(
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     return unreadable(message(error));
   }
-  if (!stats.isDirectory() || STAGING.test(name)) return null;
+  if (!stats.isDirectory() || stagingPid(name) !== null) return null;
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');

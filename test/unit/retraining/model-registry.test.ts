@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { promises as fsPromises } from 'node:fs';
 import { appendFile, cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, mock, test } from 'node:test';
 import { initBackend } from '../../../src/model/backend.ts';
-import { openModelRegistry } from '../../../src/model/registry.ts';
+import { openModelRegistry, type RegistryListing } from '../../../src/model/registry.ts';
 import { trainAutoencoder } from '../../../src/model/train.ts';
 import { windowsFromSeries } from '../../../src/model/windows.ts';
 import { tempDir } from '../../harness/temp-dir.ts';
@@ -221,4 +222,29 @@ test('a registry file that cannot be read is an error naming it', async () => {
     code: 'TSAD_ERR_MODEL_CORRUPT',
     message: new RegExp(`^cannot read ${path.join(root, 'ACTIVE')}: EISDIR`),
   });
+});
+
+test('a save in progress is not listed, not even as unreadable, and leaves nothing behind', async () => {
+  const root = path.join(dir, 'saving');
+  const registry = await openModelRegistry(root, 2, { create: true });
+  const model = await tinyModel(9);
+  // Pauses the real save as it writes weights.bin, to look at the registry then.
+  const writeFile = fsPromises.writeFile;
+  let during: { listing: RegistryListing; names: string[] } | undefined;
+  mock.method(fsPromises, 'writeFile', async (...args: Parameters<typeof writeFile>) => {
+    if (during === undefined && String(args[0]).endsWith('weights.bin')) {
+      during = { listing: await registry.list(), names: await readdir(root) };
+    }
+    return writeFile(...args);
+  });
+  try {
+    await registry.register(model);
+  } finally {
+    mock.restoreAll();
+  }
+  assert.ok(during, 'the save wrote weights.bin');
+  assert.equal(during.names.length, 1, `the save's staging directory: ${during.names}`);
+  assert.deepEqual(during.listing, { versions: [], unreadable: [] });
+  assert.deepEqual((await readdir(root)).sort(), [model.version, 'history.jsonl']);
+  model.dispose();
 });
