@@ -170,15 +170,45 @@ export async function openModelRegistry(
     return { versions, unreadable };
   }
 
+  async function history(): Promise<RegistryHistory> {
+    const file = path.join(dir, HISTORY_FILE);
+    const events: RegistryEvent[] = [];
+    const unreadable: UnreadableEntry[] = [];
+    const lines = ((await readIfPresent(file)) ?? '').split('\n');
+    for (const [index, line] of lines.entries()) {
+      if (line.trim() === '') continue;
+      const reason = (text: string) => unreadable.push({ file, line: index + 1, reason: text });
+      let json: unknown;
+      try {
+        json = JSON.parse(line);
+      } catch (error) {
+        reason(`not valid JSON (${message(error)})`);
+        continue;
+      }
+      const parsed = registryEventSchema.safeParse(json);
+      if (parsed.success) events.push(parsed.data as RegistryEvent);
+      else reason(`not a registry event (${issuesOf(parsed.error)})`);
+    }
+    return { events, unreadable };
+  }
+
+  /**
+   * Keeps the active version and `keepVersions - 1` others: versions that were
+   * once promoted before candidates that never were (rejected ones), newest
+   * first within each, so rejections in a row never push out the models to
+   * roll back to.
+   */
   async function applyRetention(): Promise<void> {
     const { versions: entries, unreadable } = await list();
     for (const entry of unreadable) options.onUnreadable?.(entry);
-    let kept = 0;
-    for (const entry of entries) {
-      if (entry.active || kept < keepVersions - 1) {
-        if (!entry.active) kept += 1;
-        continue;
-      }
+    const { events } = await history();
+    const promoted = new Set(events.filter((e) => e.event === 'promoted').map((e) => e.version));
+    const inactive = entries.filter((entry) => !entry.active);
+    const byPreference = [
+      ...inactive.filter((entry) => promoted.has(entry.version)),
+      ...inactive.filter((entry) => !promoted.has(entry.version)),
+    ];
+    for (const entry of byPreference.slice(keepVersions - 1)) {
       await fs.rm(path.join(dir, versionDirName(entry.version)), { recursive: true, force: true });
       await appendHistory({
         at: new Date().toISOString(),
@@ -252,27 +282,7 @@ export async function openModelRegistry(
       return active === null ? null : loadAutoencoder(path.join(dir, active), expect);
     },
     list,
-    async history() {
-      const file = path.join(dir, HISTORY_FILE);
-      const events: RegistryEvent[] = [];
-      const unreadable: UnreadableEntry[] = [];
-      const lines = ((await readIfPresent(file)) ?? '').split('\n');
-      for (const [index, line] of lines.entries()) {
-        if (line.trim() === '') continue;
-        const reason = (text: string) => unreadable.push({ file, line: index + 1, reason: text });
-        let json: unknown;
-        try {
-          json = JSON.parse(line);
-        } catch (error) {
-          reason(`not valid JSON (${message(error)})`);
-          continue;
-        }
-        const parsed = registryEventSchema.safeParse(json);
-        if (parsed.success) events.push(parsed.data as RegistryEvent);
-        else reason(`not a registry event (${issuesOf(parsed.error)})`);
-      }
-      return { events, unreadable };
-    },
+    history,
   };
 }
 

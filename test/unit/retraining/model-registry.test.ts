@@ -248,3 +248,31 @@ test('a save in progress is not listed, not even as unreadable, and leaves nothi
   assert.deepEqual((await readdir(root)).sort(), [model.version, 'history.jsonl']);
   model.dispose();
 });
+
+test('retention removes rejected candidates before versions that were once promoted', async () => {
+  const root = path.join(dir, 'rejections-in-a-row');
+  const registry = await openModelRegistry(root, 2, { create: true });
+  const promoted: string[] = [];
+  for (const seed of [10, 11]) {
+    const model = await tinyModel(seed);
+    await registry.register(model);
+    await registry.activate(model.version);
+    promoted.push(model.version);
+    model.dispose();
+  }
+  for (const seed of [12, 13, 14]) {
+    const model = await tinyModel(seed);
+    await registry.register(model);
+    await registry.recordRejection(model.version, 'worse on held-out normal windows');
+    model.dispose();
+  }
+  const { versions } = await registry.list();
+  // The active one and the one before it to roll back to; the rejected ones went first.
+  assert.deepEqual(
+    versions.map((e) => [e.version, e.active]),
+    [
+      [promoted[1], true],
+      [promoted[0], false],
+    ],
+  );
+});
