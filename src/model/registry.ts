@@ -60,6 +60,11 @@ export interface RegistryListing {
   /** Newest first. */
   versions: RegistryEntry[];
   unreadable: UnreadableEntry[];
+  /**
+   * Set when ACTIVE names a version that is missing or not a readable model
+   * (then no entry is active): the daemon would not start with this registry.
+   */
+  activeProblem?: string;
 }
 
 /** Why a version was promoted or rejected, appended to history.jsonl. */
@@ -167,7 +172,11 @@ export async function openModelRegistry(
       else unreadable.push(read.unreadable);
     }
     versions.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-    return { versions, unreadable };
+    if (active === null || versions.some((entry) => entry.active)) return { versions, unreadable };
+    const skipped = unreadable.find((entry) => path.dirname(entry.file) === path.join(dir, active));
+    const why = skipped ? `${skipped.file}: ${skipped.reason}` : 'no such version';
+    const activeProblem = `${path.join(dir, ACTIVE_FILE)} names ${active}, which is not a readable version of the registry (${why})`;
+    return { versions, unreadable, activeProblem };
   }
 
   async function history(): Promise<RegistryHistory> {

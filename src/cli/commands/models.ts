@@ -12,6 +12,7 @@ import {
 import { TsadError } from '../../errors.ts';
 import { openModelRegistry, type RegistryEntry } from '../../model/registry.ts';
 import type { CliContext } from '../cli.ts';
+import { EXIT } from '../context.ts';
 
 const REGISTRY_FLAG = { flags: '--registry <dir>', path: 'model.registryDir' } as const;
 
@@ -35,13 +36,23 @@ export function registerModels(program: Command, context: CliContext): void {
       );
     }
     const registry = await openModelRegistry(registryDir, config.retraining.keepVersions);
-    const { versions, unreadable } = await registry.list();
+    const { versions, unreadable, activeProblem } = await registry.list();
+    // As `tsad doctor` does: the problem is part of the report, and the exit
+    // code says the daemon would not start with this registry. Unreadable
+    // entries alone exit 0: the daemon goes on past them.
+    if (activeProblem !== undefined) process.exitCode = EXIT.failure;
     // Read only when shown, so an unreadable history.jsonl does not stop a plain listing.
     const history =
       options.json || options.history ? await registry.history() : { events: [], unreadable: [] };
     unreadable.push(...history.unreadable);
     if (options.json) {
-      const json = { registry: registry.dir, versions, unreadable, history: history.events };
+      const json = {
+        registry: registry.dir,
+        activeProblem: activeProblem ?? null,
+        versions,
+        unreadable,
+        history: history.events,
+      };
       context.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
       return;
     }
@@ -49,6 +60,9 @@ export function registerModels(program: Command, context: CliContext): void {
       context.stdout.write(`no models in ${registry.dir}\n`);
     } else {
       writeTable(context, versions);
+    }
+    if (activeProblem !== undefined) {
+      context.stdout.write(`problem: ${activeProblem}; tsad run will not start with it\n`);
     }
     for (const entry of unreadable) {
       const where = entry.line === undefined ? entry.file : `${entry.file}:${entry.line}`;

@@ -122,6 +122,37 @@ describe('tsad models list', () => {
     assert.deepEqual(parsed.unreadable.map((u) => u.file).sort(), [broken, empty]);
   });
 
+  test('an ACTIVE naming a missing or unreadable version is reported as a problem with exit code 1', async () => {
+    const registry = path.join(dir, 'dangling-active');
+    const good = '20260101T000000Z-0123abcd';
+    await writeEntry(registry, good, JSON.stringify(metadata(good, '2026-01-01T00:00:00.000Z')));
+    await writeEntry(registry, 'broken', '{');
+    const active = path.join(registry, 'ACTIVE');
+    for (const [name, why] of [
+      ['20250101T000000Z-gone0000', 'no such version'],
+      ['broken', `${path.join(registry, 'broken', 'metadata.json')}: not valid JSON (`],
+    ] as const) {
+      await fs.writeFile(active, `${name}\n`);
+      const problem = `${active} names ${name}, which is not a readable version of the registry (${why}`;
+      const r = await tsad('models', 'list', '--registry', registry);
+      assert.equal(r.code, EXIT.failure, r.stdout);
+      const lines = r.stdout.split('\n');
+      assert.match(lines[1]!, new RegExp(`^ +${good} `), 'the versions are still listed');
+      assert.ok(lines[2]!.startsWith(`problem: ${problem}`), r.stdout);
+      assert.match(lines[2]!, /; tsad run will not start with it$/);
+
+      const json = await tsad('models', 'list', '--registry', registry, '--json');
+      assert.equal(json.code, EXIT.failure, json.stdout);
+      const parsed = JSON.parse(json.stdout) as { activeProblem: string | null };
+      assert.ok(parsed.activeProblem?.startsWith(problem), json.stdout);
+    }
+
+    await fs.writeFile(active, `${good}\n`);
+    const json = await tsad('models', 'list', '--registry', registry, '--json');
+    assert.equal(json.code, EXIT.ok, json.stdout);
+    assert.equal((JSON.parse(json.stdout) as { activeProblem: unknown }).activeProblem, null);
+  });
+
   test('--history skips a line of history.jsonl that is not an event and reports its line number', async () => {
     const registry = path.join(dir, 'bad-history');
     await fs.mkdir(registry);
