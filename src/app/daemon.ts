@@ -154,6 +154,25 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   ended.catch(() => {});
 
   const startAll = async () => {
+    // First: a second daemon on this registry is a configuration error, and
+    // is told so before it binds a port or loads anything.
+    const registry = config.model.registryDir
+      ? await openModelRegistry(config.model.registryDir, config.retraining.keepVersions, {
+          create: true,
+          exclusive: true,
+          onUnreadable: ({ file, reason }) =>
+            logger.warn(
+              { file, reason },
+              'model registry: an entry that is not a readable model was skipped by retention (kept)',
+            ),
+          onStaleLock: (stale, file) =>
+            logger.warn(
+              { file, stale },
+              'model registry: taking over a lock left by a process that is no longer running',
+            ),
+        })
+      : undefined;
+    if (registry) teardown.push('release model registry', () => registry.close());
     const embedded = config.kafka.brokers.length === 0;
     const metrics: Metrics = createMetrics({ topSensors: config.metrics.topSensors });
     const kafka = embedded ? undefined : createKafkaClient(config, logger);
@@ -186,16 +205,6 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       prefer: config.model.backend,
       warn: (message) => logger.warn({ backend: config.model.backend }, message),
     });
-    const registry = config.model.registryDir
-      ? await openModelRegistry(config.model.registryDir, config.retraining.keepVersions, {
-          create: true,
-          onUnreadable: ({ file, reason }) =>
-            logger.warn(
-              { file, reason },
-              'model registry: an entry that is not a readable model was skipped by retention (kept)',
-            ),
-        })
-      : undefined;
     // Where the model in use at start came from, for the error of checkModelChannels.
     let loadedFrom = 'given to the daemon';
     if (models.current() === null && config.model.path !== undefined) {

@@ -14,6 +14,7 @@ import { TsadError } from '../errors.ts';
 import { type LoadExpectations, loadAutoencoder } from './load-autoencoder.ts';
 import { modelMetadataSchema } from './metadata.ts';
 import { METADATA_JSON, stagingPath, stagingPid } from './persistence.ts';
+import { type LockHolder, lockRegistry, type RegistryLock } from './registry-lock.ts';
 
 const ACTIVE_FILE = 'ACTIVE';
 const HISTORY_FILE = 'history.jsonl';
@@ -114,6 +115,8 @@ export interface ModelRegistry {
   list(): Promise<RegistryListing>;
   /** The promotion/rejection log, oldest first; lines that are not events are skipped, reported. */
   history(): Promise<RegistryHistory>;
+  /** Releases the lock of a registry opened `exclusive`; nothing else to do otherwise. */
+  close(): Promise<void>;
 }
 
 /** How a registry is opened. */
@@ -124,14 +127,23 @@ export interface RegistryOptions {
    * of creating an empty registry there.
    */
   create?: boolean;
+  /**
+   * Hold the registry alone until close() (the daemon, which saves and
+   * removes versions): takes its LOCK (src/model/registry-lock.ts), so a
+   * second daemon on it fails to start. Read-only commands leave it off.
+   */
+  exclusive?: boolean;
   /** Told of each unreadable entry that retention skips (the daemon logs them). */
   onUnreadable?: (entry: UnreadableEntry) => void;
+  /** Told when an exclusive open takes over a lock left by a process that is gone. */
+  onStaleLock?: (stale: LockHolder, file: string) => void;
 }
 
 /**
  * Opens the registry in `dir`; keeps at most `keepVersions` versions. A
  * missing `dir` (unless `create` is set) or one that is not a directory is
- * TSAD_ERR_INPUT_INVALID naming the path.
+ * TSAD_ERR_INPUT_INVALID naming the path; with `exclusive`, a registry
+ * another daemon holds is TSAD_ERR_CONFIG_INVALID naming it and the holder.
  */
 export async function openModelRegistry(
   dir: string,
@@ -142,6 +154,9 @@ export async function openModelRegistry(
     throw new TsadError('TSAD_ERR_CONFIG_INVALID', `keepVersions must be ≥ 1, got ${keepVersions}`);
   }
   await checkRegistryDirectory(dir, options.create ?? false);
+  const lock: RegistryLock | undefined = options.exclusive
+    ? await lockRegistry(dir, options.onStaleLock)
+    : undefined;
 
   async function appendHistory(event: RegistryEvent): Promise<void> {
     await fs.appendFile(path.join(dir, HISTORY_FILE), `${JSON.stringify(event)}\n`);
@@ -292,6 +307,7 @@ export async function openModelRegistry(
     },
     list,
     history,
+    close: async () => lock?.release(),
   };
 }
 

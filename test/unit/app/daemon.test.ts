@@ -282,6 +282,73 @@ describe('daemon', () => {
     }
   });
 
+  it('refuses a second daemon on the same model registry as a config error (exit 2) while the first runs', async () => {
+    const registryDir = path.join(tempDir('tsad-daemon-'), 'registry');
+    const daemon = (registry: string) =>
+      createDaemon({
+        config: loadConfig({
+          env: {},
+          flags: {
+            window: { size: 4, stride: 1 },
+            model: { backend: 'cpu', registryDir: registry },
+            metrics: { enabled: false },
+            shutdown: { timeoutMs: 2_000 },
+          },
+        }),
+        logger: pino({ level: 'silent' }),
+        stdout: new Writable({ write: (_chunk, _encoding, done) => done() }),
+        source: fakeSource([]),
+        scorer,
+        scoreInWorker: false,
+      });
+    const first = daemon(registryDir);
+    const second = daemon(registryDir);
+    try {
+      await first.start();
+      await assert.rejects(second.start(), (error: unknown) => {
+        assert.ok(isTsadError(error, 'TSAD_ERR_CONFIG_INVALID'), String(error));
+        assert.match(
+          error.message,
+          /^model registry .+ is in use by another daemon.*: pid \d+ on host .+: each tsad daemon needs its own model\.registryDir/,
+        );
+        assert.ok(error.message.includes(registryDir), error.message);
+        return true;
+      });
+
+      let stderr = '';
+      const code = await runCli(
+        [
+          'run',
+          '--set',
+          `model.registryDir=${registryDir}`,
+          '--set',
+          'metrics.enabled=false',
+          '--set',
+          'log.level=silent',
+        ],
+        {
+          // Only to end the run if it did start.
+          shutdownSignal: AbortSignal.timeout(3_000),
+          stdout: new Writable({ write: (_chunk, _encoding, done) => done() }),
+          stderr: new Writable({
+            write(chunk, _encoding, done) {
+              stderr += String(chunk);
+              done();
+            },
+          }),
+        },
+      );
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, /^tsad: model registry .+ is in use by another daemon/);
+    } finally {
+      await second.stop();
+      await first.stop();
+    }
+    const third = daemon(registryDir);
+    await third.start();
+    await third.stop();
+  });
+
   it('shares one promise between concurrent start and stop calls', async () => {
     const { daemon } = setup(10);
     const [a, b] = [daemon.start(), daemon.start()];

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { promises as fsPromises } from 'node:fs';
 import { appendFile, cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, mock, test } from 'node:test';
 import { initBackend } from '../../../src/model/backend.ts';
@@ -275,4 +277,79 @@ test('retention removes rejected candidates before versions that were once promo
       [promoted[0], false],
     ],
   );
+});
+
+test('an exclusive registry is refused to a second daemon, naming it and its holder, until closed', async () => {
+  const root = path.join(dir, 'locked');
+  const first = await openModelRegistry(root, 2, { create: true, exclusive: true });
+  const lockFile = path.join(root, 'LOCK');
+  const holder = JSON.parse(await readFile(lockFile, 'utf8')) as Record<string, unknown>;
+  assert.equal(holder.pid, process.pid);
+  assert.equal(holder.hostname, os.hostname());
+  await assert.rejects(openModelRegistry(root, 2, { create: true, exclusive: true }), {
+    code: 'TSAD_ERR_CONFIG_INVALID',
+    message:
+      `model registry ${root} is in use by another daemon of this process: pid ${process.pid} ` +
+      `on host ${os.hostname()}, since ${holder.startedAt} (${lockFile}): ` +
+      'each tsad daemon needs its own model.registryDir',
+  });
+  // Reading needs no lock, and the lock is no entry.
+  assert.deepEqual(await (await openModelRegistry(root)).list(), { versions: [], unreadable: [] });
+
+  await first.close();
+  await first.close();
+  await assert.rejects(stat(lockFile), { code: 'ENOENT' });
+  const second = await openModelRegistry(root, 2, { exclusive: true });
+  await second.close();
+});
+
+test('a lock of a live process or another host is refused; one of a dead process on this host is taken over', async () => {
+  const root = path.join(dir, 'stale-locks');
+  await mkdir(root);
+  const lockFile = path.join(root, 'LOCK');
+  const lock = (pid: number, hostname = os.hostname()) =>
+    writeFile(
+      lockFile,
+      `${JSON.stringify({ pid, hostname, startedAt: '2026-01-01T00:00:00.000Z' })}\n`,
+    );
+  const open = (onStaleLock?: (stale: { pid: number }) => void) =>
+    openModelRegistry(root, 2, { exclusive: true, ...(onStaleLock ? { onStaleLock } : {}) });
+
+  // The test runner that started this file is alive.
+  await lock(process.ppid);
+  await assert.rejects(open(), {
+    code: 'TSAD_ERR_CONFIG_INVALID',
+    message: new RegExp(
+      `^model registry ${root} is in use by another daemon: pid ${process.ppid} on host .*: ` +
+        `each tsad daemon needs its own model\\.registryDir; if pid ${process.ppid} is not a tsad daemon, delete ${lockFile}$`,
+    ),
+  });
+
+  await lock(process.ppid, 'elsewhere.example');
+  await assert.rejects(open(), {
+    code: 'TSAD_ERR_CONFIG_INVALID',
+    message: new RegExp(
+      `^model registry ${root} is locked by pid ${process.ppid} on host elsewhere\\.example, .*another host: ` +
+        `each tsad daemon needs its own model\\.registryDir; if that daemon is no longer running, delete ${lockFile}$`,
+    ),
+  });
+
+  await writeFile(lockFile, '');
+  await assert.rejects(open(), {
+    code: 'TSAD_ERR_CONFIG_INVALID',
+    message: new RegExp(
+      `^model registry ${root} is locked by ${lockFile}, which does not say by whom`,
+    ),
+  });
+
+  // A process that has exited, and an earlier process with this pid (a restarted container's pid 1).
+  const dead = spawnSync(process.execPath, ['-e', '']).pid;
+  for (const pid of [dead, process.pid]) {
+    await lock(pid);
+    const taken: number[] = [];
+    const registry = await open((stale) => taken.push(stale.pid));
+    assert.deepEqual(taken, [pid]);
+    assert.equal(JSON.parse(await readFile(lockFile, 'utf8')).pid, process.pid);
+    await registry.close();
+  }
 });
