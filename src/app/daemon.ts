@@ -170,6 +170,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
               { file, stale },
               'model registry: taking over a lock left by a process that is no longer running',
             ),
+          onLeftoverRemoved: (file) =>
+            logger.warn({ file }, 'model registry: removed what an interrupted save left behind'),
         })
       : undefined;
     if (registry) teardown.push('release model registry', () => registry.close());

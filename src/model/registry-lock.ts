@@ -132,7 +132,7 @@ function refuseUnlessStale(dir: string, file: string, current: LockHolder): void
 }
 
 /** True when a process with this pid exists (signal 0 checks without signalling). */
-function isProcessAlive(pid: number): boolean {
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

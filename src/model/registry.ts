@@ -14,7 +14,12 @@ import { TsadError } from '../errors.ts';
 import { type LoadExpectations, loadAutoencoder } from './load-autoencoder.ts';
 import { modelMetadataSchema } from './metadata.ts';
 import { METADATA_JSON, stagingPath, stagingPid } from './persistence.ts';
-import { type LockHolder, lockRegistry, type RegistryLock } from './registry-lock.ts';
+import {
+  isProcessAlive,
+  type LockHolder,
+  lockRegistry,
+  type RegistryLock,
+} from './registry-lock.ts';
 
 const ACTIVE_FILE = 'ACTIVE';
 const HISTORY_FILE = 'history.jsonl';
@@ -130,13 +135,16 @@ export interface RegistryOptions {
   /**
    * Hold the registry alone until close() (the daemon, which saves and
    * removes versions): takes its LOCK (src/model/registry-lock.ts), so a
-   * second daemon on it fails to start. Read-only commands leave it off.
+   * second daemon on it fails to start, and removes what saves interrupted
+   * by a crash left behind. Read-only commands leave it off.
    */
   exclusive?: boolean;
   /** Told of each unreadable entry that retention skips (the daemon logs them). */
   onUnreadable?: (entry: UnreadableEntry) => void;
   /** Told when an exclusive open takes over a lock left by a process that is gone. */
   onStaleLock?: (stale: LockHolder, file: string) => void;
+  /** Told of each leftover of an interrupted save that an exclusive open removes. */
+  onLeftoverRemoved?: (file: string) => void;
 }
 
 /**
@@ -157,6 +165,12 @@ export async function openModelRegistry(
   const lock: RegistryLock | undefined = options.exclusive
     ? await lockRegistry(dir, options.onStaleLock)
     : undefined;
+  try {
+    if (lock) await removeSaveLeftovers(dir, options.onLeftoverRemoved);
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
 
   async function appendHistory(event: RegistryEvent): Promise<void> {
     await fs.appendFile(path.join(dir, HISTORY_FILE), `${JSON.stringify(event)}\n`);
@@ -328,6 +342,24 @@ async function checkRegistryDirectory(dir: string, create: boolean): Promise<voi
   }
   if (!stats.isDirectory()) {
     throw new TsadError('TSAD_ERR_INPUT_INVALID', `model registry ${dir} is not a directory`);
+  }
+}
+
+/**
+ * Removes the staging directories (and temporary ACTIVE files) of saves whose
+ * process is gone: a crash mid-save. Only under the registry's lock, so no
+ * other daemon saves here, and one named by this process's pid is from an
+ * earlier process that had it (pid 1 of a restarted container).
+ */
+async function removeSaveLeftovers(
+  dir: string,
+  onRemoved: ((file: string) => void) | undefined,
+): Promise<void> {
+  for (const name of await fs.readdir(dir)) {
+    const pid = stagingPid(name);
+    if (pid === null || (pid !== process.pid && isProcessAlive(pid))) continue;
+    await fs.rm(path.join(dir, name), { recursive: true, force: true });
+    onRemoved?.(path.join(dir, name));
   }
 }
 

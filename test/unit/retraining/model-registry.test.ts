@@ -353,3 +353,38 @@ test('a lock of a live process or another host is refused; one of a dead process
     await registry.close();
   }
 });
+
+test('an exclusive open removes what saves of processes that are gone left behind, nothing else', async () => {
+  const root = path.join(dir, 'leftovers');
+  await mkdir(root);
+  const dead = spawnSync(process.execPath, ['-e', '']).pid;
+  const version = '20260101T000000Z-0123abcd';
+  // As a registry save names them: the registry's staging, within it the model's, the ACTIVE file's.
+  const removed = [
+    `${version}.tmp-${dead}-0a1b2c3d`,
+    `${version}.tmp-${dead}-0a1b2c3d.tmp-${dead}-4e5f6a7b`,
+    // An earlier process with this pid (a restarted container's pid 1).
+    `${version}.tmp-${process.pid}-99aabbcc`,
+  ];
+  const kept = [`${version}.tmp-${process.ppid}-55667788`, 'broken'];
+  for (const name of [...removed, ...kept]) {
+    await mkdir(path.join(root, name));
+    await writeFile(path.join(root, name, 'model.json'), '{');
+  }
+  await writeFile(path.join(root, `ACTIVE.tmp-${dead}-11223344`), 'x\n');
+  removed.push(`ACTIVE.tmp-${dead}-11223344`);
+  const all = [...removed, ...kept].sort();
+
+  // Reading removes nothing.
+  await (await openModelRegistry(root)).list();
+  assert.deepEqual((await readdir(root)).sort(), all);
+
+  const reported: string[] = [];
+  const registry = await openModelRegistry(root, 2, {
+    exclusive: true,
+    onLeftoverRemoved: (file) => reported.push(path.basename(file)),
+  });
+  assert.deepEqual(reported.sort(), removed.sort());
+  assert.deepEqual((await readdir(root)).sort(), ['LOCK', ...kept].sort());
+  await registry.close();
+});
