@@ -186,7 +186,7 @@ const model = z
     registryDir: nonEmpty()
       .optional()
       .describe(
-        'Model registry: every trained version is saved here and the daemon restarts with the active one. Unset = models live in memory only.',
+        'Model registry: every trained version is saved here and the daemon restarts with the active one. One daemon per registry: a second one on it fails to start. Unset = models live in memory only.',
       ),
     hiddenUnits: z
       .array(int(1))

@@ -3,9 +3,11 @@
  * and a file `ACTIVE` naming the version the daemon scores with. Writes are
  * atomic (write to a temporary name, then rename), so a crash never leaves a
  * half-written model marked active, and a restarted daemon loads the last
- * active model. Old versions beyond a retention limit are removed; the active
- * one never is. An entry that is not a readable tsad model (corrupt or foreign)
- * is reported and skipped, never removed.
+ * active model. Old versions beyond a retention limit are removed, candidates
+ * never promoted before versions once promoted; the active one never is. An
+ * entry that is not a readable tsad model (corrupt or foreign) is reported and
+ * skipped, never removed. A daemon holds its registry alone (a LOCK file,
+ * registry-lock.ts); reading needs no lock.
  */
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
