@@ -212,15 +212,7 @@ export function listNabResults(resultsDir: string): Map<string, string> {
   const detector = path.basename(path.resolve(resultsDir));
   const prefix = `${detector}_`;
   const found = new Map<string, string>();
-  let categories: fs.Dirent[];
-  try {
-    categories = fs.readdirSync(resultsDir, { withFileTypes: true });
-  } catch (cause) {
-    throw new TsadError('TSAD_ERR_INPUT_INVALID', `cannot read results folder ${resultsDir}`, {
-      cause,
-    });
-  }
-  for (const category of categories) {
+  for (const category of readFolder(resultsDir, 'results folder')) {
     if (!category.isDirectory()) continue;
     const dir = path.join(resultsDir, category.name);
     for (const name of fs.readdirSync(dir).sort()) {
@@ -231,16 +223,19 @@ export function listNabResults(resultsDir: string): Map<string, string> {
   return new Map([...found.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+/** The entries of a folder the user named; one that cannot be read is an input error naming it as `what`. */
+function readFolder(dir: string, what: string): fs.Dirent[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true });
+  } catch (cause) {
+    throw new TsadError('TSAD_ERR_INPUT_INVALID', `cannot read ${what} ${dir}`, { cause });
+  }
+}
+
 /** Lists a NAB data folder's files as `<category>/<file>.csv`, sorted. */
 export function listNabDataFiles(dataDir: string): string[] {
   const files: string[] = [];
-  let categories: fs.Dirent[];
-  try {
-    categories = fs.readdirSync(dataDir, { withFileTypes: true });
-  } catch (cause) {
-    throw new TsadError('TSAD_ERR_INPUT_INVALID', `cannot read folder ${dataDir}`, { cause });
-  }
-  for (const category of categories) {
+  for (const category of readFolder(dataDir, 'folder')) {
     if (!category.isDirectory()) continue;
     for (const name of fs.readdirSync(path.join(dataDir, category.name))) {
       if (name.endsWith('.csv')) files.push(`${category.name}/${name}`);
@@ -419,13 +414,7 @@ export function writeSkabResultsCsv(
  */
 export function listSkabFiles(dir: string): string[] {
   const files: string[] = [];
-  let folders: fs.Dirent[];
-  try {
-    folders = fs.readdirSync(dir, { withFileTypes: true });
-  } catch (cause) {
-    throw new TsadError('TSAD_ERR_INPUT_INVALID', `cannot read folder ${dir}`, { cause });
-  }
-  for (const folder of folders) {
+  for (const folder of readFolder(dir, 'folder')) {
     if (!folder.isDirectory() || folder.name === 'anomaly-free') continue;
     for (const name of fs.readdirSync(path.join(dir, folder.name))) {
       if (name.endsWith('.csv')) files.push(`${folder.name}/${name}`);
