@@ -69,6 +69,15 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
   rule<[number, number]>(['threshold.telemanom.zMin', 'threshold.telemanom.zMax'], (min, max) =>
     min >= max ? `must be below threshold.telemanom.zMax (${max})` : undefined,
   ),
+  rule<[string[], string[], string[]]>(
+    ['input.channels', 'kafka.brokers', 'simulator.channels'],
+    (channels, brokers, simulated) =>
+      brokers.length === 0 &&
+      channels.length > 0 &&
+      [...channels].sort().join('\u0000') !== [...simulated].sort().join('\u0000')
+        ? `must name the channels of simulator.channels ([${simulated.join(', ')}]) in embedded mode (no kafka.brokers): the simulator's readings would all be dead-lettered as unknown_channel`
+        : undefined,
+  ),
   rule<[boolean, number, number, boolean]>(
     [
       'retraining.enabled',

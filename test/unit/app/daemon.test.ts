@@ -113,6 +113,8 @@ describe('daemon', () => {
       flags: {
         window: { size: 4, stride: 1 },
         input: { maxLatenessMs: 0, channels: ['temp', 'vibration'] },
+        // The readings come from fakeSource; the rule for embedded mode wants the simulator's channels to match.
+        simulator: { channels: ['temp', 'vibration'] },
         model: { backend: 'cpu', warmupWindows: 10 },
         metrics: { enabled: false },
         shutdown: { timeoutMs: 2_000 },
@@ -148,6 +150,7 @@ describe('daemon', () => {
         window: { size: 4, stride: 1 },
         // Not sorted by name, as the windows hold their channels.
         input: { maxLatenessMs: 0, channels: ['vibration', 'temp'] },
+        simulator: { channels: ['temp', 'vibration'] },
         model: { backend: 'cpu', hiddenUnits: [4], codeSize: 2, maxEpochs: 2, warmupWindows: 40 },
         retraining: { enabled: false },
         metrics: { enabled: false },
@@ -210,6 +213,7 @@ describe('daemon', () => {
           flags: {
             window: { size: 4, stride: 1 },
             input: { channels },
+            simulator: { channels },
             model: { backend: 'cpu', ...from },
             metrics: { enabled: false },
             shutdown: { timeoutMs: 2_000 },
@@ -253,6 +257,8 @@ describe('daemon', () => {
           modelDir,
           '--set',
           'input.channels=temp,vibration',
+          '--set',
+          'simulator.channels=temp,vibration',
           '--set',
           'window.size=4',
           '--set',

@@ -157,7 +157,9 @@ describe('loadConfig validation', () => {
       problems.map((p) => [p.path, p.value, p.source, p.message]),
       [['input.channels.2', 'temp', 'env TSAD_INPUT_CHANNELS', 'repeats channel 0 ("temp")']],
     );
-    const fine = { env: { TSAD_INPUT_CHANNELS: 'vibration,temp' } };
+    const fine = {
+      env: { TSAD_INPUT_CHANNELS: 'vibration,temp', KAFKA_BROKERS: 'localhost:9092' },
+    };
     assert.deepEqual(loadConfig(fine).input.channels, ['vibration', 'temp']);
   });
 
@@ -244,6 +246,11 @@ describe('loadConfig validation', () => {
         /below threshold.telemanom.zMax/,
       ],
       [
+        { input: { channels: ['temp', 'vibration'] } },
+        'input.channels',
+        /simulator.channels \(\[temp, vibration, pressure\]\) in embedded mode/,
+      ],
+      [
         { retraining: { intervalMs: 0, drift: { enabled: false } } },
         'retraining.enabled',
         /nothing triggers a retraining/,
@@ -255,6 +262,13 @@ describe('loadConfig validation', () => {
       assert.equal(problems[0]?.path, path);
       assert.match(problems[0]?.message ?? '', message);
     }
+  });
+
+  it("takes input.channels in embedded mode when they are the simulator's, in any order, and any with Kafka", () => {
+    const embedded = { input: { channels: ['pressure', 'temp', 'vibration'] } };
+    assert.deepEqual(problemsOf({ env: {}, flags: embedded }), []);
+    const kafka = { input: { channels: ['temp'] }, kafka: { brokers: ['localhost:9092'] } };
+    assert.deepEqual(problemsOf({ env: {}, flags: kafka }), []);
   });
 
   it('skips a cross-field rule whose own fields are invalid (the field error says it)', () => {
