@@ -147,7 +147,14 @@ export function readNabResultsCsv(file: string): NabResults {
   const s = columnIndex(file, table, 'anomaly_score');
   const v = table.header.indexOf('value');
   const { text, ms } = timestampsOf(file, table, t);
-  const scores = table.rows.map((row, i) => parseNumber(file, i + 2, 'anomaly_score', row[s]));
+  const scores = table.rows.map((row, i) => {
+    const score = parseNumber(file, i + 2, 'anomaly_score', row[s]);
+    // NAB's threshold sweep covers [0, 1]: a score outside it is never or always a detection.
+    if (!(score >= 0 && score <= 1)) {
+      throw invalid(file, `line ${i + 2}: anomaly_score ${score} is not in [0, 1]`);
+    }
+    return score;
+  });
   const result: NabResults = { timestampText: text, timestamps: ms, scores };
   if (v >= 0) result.values = table.rows.map((row, i) => parseNumber(file, i + 2, 'value', row[v]));
   return result;

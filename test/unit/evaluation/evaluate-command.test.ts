@@ -122,6 +122,26 @@ test('evaluate names the system error when a file or folder cannot be read', asy
   );
 });
 
+test('evaluate refuses NAB results with a score outside [0, 1], naming the line', async () => {
+  // (Repeated timestamps are not refused: NAB's own data repeats the hour a clock went back.)
+  const { results, labels } = tinyNab();
+  const file = path.join(results, 'cat', 'demo_one.csv');
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  lines[11] = lines[11]!.replace(/,0$/, ',1.5');
+  fs.writeFileSync(file, lines.join('\n'));
+  const { code, stderr } = await run([
+    'evaluate',
+    '--benchmark',
+    'nab',
+    '--results',
+    results,
+    '--labels',
+    labels,
+  ]);
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /demo_one\.csv: line 12: anomaly_score 1\.5 is not in \[0, 1\]/);
+});
+
 test('evaluate without --labels for NAB is a usage error', async () => {
   const { results } = tinyNab();
   const { code, stderr } = await run(['evaluate', '--benchmark', 'nab', '--results', results]);
