@@ -231,18 +231,24 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
       }
       const verdict = judge(validation, current !== null, policy.tolerance);
       const details = { trigger, ...validation };
-      const judged = (outcome: 'promoted' | 'rejected'): TrainingOutcome => ({
+      const judged = (outcome: 'promoted' | 'rejected', note = ''): TrainingOutcome => ({
         ...base,
         outcome,
         version: candidate.version,
         durationMs: now() - started,
-        reason: verdict.reason,
+        reason: `${verdict.reason}${note}`,
         validation,
       });
       if (!verdict.promote) {
-        await deps.registry?.register(candidate).catch(() => undefined);
+        // Kept for inspection only: a failed save does not change the verdict,
+        // but the outcome's log line says so (a full disk must not go unseen).
+        const unsaved = await deps.registry?.register(candidate).then(
+          () => '',
+          (error: unknown) =>
+            `; not saved to the registry: ${error instanceof Error ? error.message : String(error)}`,
+        );
         await deps.registry?.recordRejection(candidate.version, verdict.reason, details);
-        return judged('rejected');
+        return judged('rejected', unsaved);
       }
       const referenceScores = await scoresOf(candidate, data.holdout);
       // A stop() during the validation: the daemon is going down, and a model

@@ -335,6 +335,36 @@ test('stop() during validation: the trained candidate is discarded, not register
   assert.deepEqual(activated, []);
 });
 
+test('a rejected candidate that cannot be saved is still rejected, and its outcome says it was not saved', async () => {
+  const model = createModelSwitch(new LevelModel('v0', 1));
+  const reservoir = createTrainingReservoir();
+  const rejections: string[] = [];
+  const scheduler = createRetrainingScheduler({
+    policy: TRAIN_ON_DEMAND,
+    reservoir,
+    drift: createDriftDetector(),
+    model,
+    train: () => Promise.resolve(new LevelModel('worse', 3)),
+    recalibrate: () => {},
+    registry: {
+      register: () => Promise.reject(new Error('ENOSPC: no space left on device')),
+      activate: async () => {},
+      recordRejection: async (version) => {
+        rejections.push(version);
+      },
+    },
+  });
+  for (let i = 0; i < 50; i += 1) scheduler.observe(windowOf(1), 0, false);
+  const outcome = await scheduler.retrainNow();
+  assert.equal(outcome.outcome, 'rejected');
+  assert.match(
+    outcome.reason,
+    /^worse on held-out normal.*; not saved to the registry: ENOSPC: no space left on device$/,
+  );
+  assert.deepEqual(rejections, ['worse']);
+  assert.equal(model.current()?.version, 'v0');
+});
+
 test('after stop() no training starts until start(); the same candidate is promoted without a stop', async () => {
   const candidate = new LevelModel('v1', 1);
   const { model, scheduler, activated, trainings } = stoppableSetup(candidate);
