@@ -296,9 +296,14 @@ export function registerDoctor(program: Command, context: CliContext): void {
             ? `backend: tensorflow (native, libtensorflow ${info.tensorflowVersion})`
             : `backend: ${info.backend} (FALLBACK: ${info.fallbackReason})`,
         ];
-        if (libraryPages?.released) {
+        if (pages?.released) {
+          // Pages another process maps too (another tsad here) cannot leave.
+          const outcome =
+            pages.residentFileBefore - pages.residentFileAfter >= 1e6
+              ? 'released'
+              : 'none released (another process maps the library?)';
           lines.push(
-            `library pages: released (resident file pages ${libraryPages.residentFileMbBefore} → ${libraryPages.residentFileMbAfter} MB)`,
+            `library pages: ${outcome} (resident file pages ${libraryPages?.residentFileMbBefore} → ${libraryPages?.residentFileMbAfter} MB)`,
           );
         } else if (libraryPages) {
           lines.push(`library pages: stay resident — ${libraryPages.reason}`);
