@@ -182,7 +182,9 @@ export function parseSettingText(setting: Setting, text: string): unknown {
       return parseBoolean(text);
     case 'list': {
       const trimmed = text.trim();
-      if (trimmed.startsWith('[')) return parseJson(trimmed);
+      // A JSON array; text that only starts like one ("[::1]:9092") is split like any other.
+      const json = trimmed.startsWith('[') ? parseJson(trimmed) : undefined;
+      if (Array.isArray(json)) return json;
       const items = trimmed === '' ? [] : trimmed.split(',').map((item) => item.trim());
       return setting.itemKind === 'integer' || setting.itemKind === 'number'
         ? items.map(parseNumber)

@@ -147,6 +147,14 @@ describe('loadConfig validation', () => {
     );
     assert.equal(problems[0]?.message, 'expected host:port with a port from 1 to 65535');
     assert.match(problems.at(-1)?.message ?? '', /IPv6 literals are not supported/);
+    // From text (a variable or a flag), an IPv6 literal only looks like a JSON array.
+    const [fromEnv] = problemsOf({ env: { KAFKA_BROKERS: '[::1]:9092' } });
+    assert.equal(fromEnv?.path, 'kafka.brokers.0');
+    assert.match(fromEnv?.message ?? '', /IPv6 literals are not supported/);
+    assert.deepEqual(loadConfig({ env: { KAFKA_BROKERS: '["a:1", "b:2"]' } }).kafka.brokers, [
+      'a:1',
+      'b:2',
+    ]);
     const good = ['localhost:9092', '10.0.0.1:1', 'kafka-0.kafka_svc.local:65535'];
     assert.deepEqual(loadConfig({ env: { KAFKA_BROKERS: good.join(',') } }).kafka.brokers, good);
   });
