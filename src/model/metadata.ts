@@ -100,3 +100,34 @@ export const modelMetadataSchema = z.object({
   ),
   files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)),
 });
+
+/**
+ * What a metadata.json's text holds: its JSON (absent when it is not JSON),
+ * and the metadata when that passes the schema, else what is wrong. The one
+ * reading of the file shared by loading a model, checking a save target and
+ * listing a registry. The format version is not compared here.
+ */
+export type MetadataText =
+  | { json: unknown; metadata: ModelMetadata }
+  | { json?: unknown; metadata?: undefined; problem: string };
+
+export function readMetadataText(text: string): MetadataText {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return {
+      problem: `not valid JSON (${error instanceof Error ? error.message : String(error)})`,
+    };
+  }
+  const parsed = modelMetadataSchema.safeParse(json);
+  if (!parsed.success) return { json, problem: describeIssues(parsed.error) };
+  return { json, metadata: parsed.data as ModelMetadata };
+}
+
+/** A schema failure's first three issues as `path: message`, and how many more there are. */
+export function describeIssues(error: z.ZodError): string {
+  const issues = error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const more = issues.length > 3 ? `; and ${issues.length - 3} more` : '';
+  return `${issues.slice(0, 3).join('; ')}${more}`;
+}

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { TsadError } from '../errors.ts';
 // Registers the FusedLstm layer class, so models that use it deserialise.
 import './fused-lstm.ts';
-import { MODEL_FORMAT_VERSION, type ModelMetadata, modelMetadataSchema } from './metadata.ts';
+import { MODEL_FORMAT_VERSION, type ModelMetadata, readMetadataText } from './metadata.ts';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -152,8 +152,8 @@ const MODEL_FILES = [MODEL_JSON, WEIGHTS_BIN, METADATA_JSON];
 
 async function holdsModelMetadata(dir: string): Promise<boolean> {
   try {
-    const json: unknown = JSON.parse(await fs.readFile(path.join(dir, METADATA_JSON), 'utf8'));
-    return modelMetadataSchema.safeParse(json).success;
+    const text = await fs.readFile(path.join(dir, METADATA_JSON), 'utf8');
+    return readMetadataText(text).metadata !== undefined;
   } catch {
     return false;
   }
@@ -265,25 +265,17 @@ export async function readModelDirectory(dir: string): Promise<ModelDirectory> {
 }
 
 function parseMetadata(raw: string, file: string): ModelMetadata {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (error) {
-    throw corrupt(`${file} is not valid JSON (${message(error)})`);
-  }
-  const format = (json as { formatVersion?: unknown } | null)?.formatVersion;
+  const read = readMetadataText(raw);
+  if (!('json' in read)) throw corrupt(`${file} is ${read.problem}`);
+  const format = (read.json as { formatVersion?: unknown } | null)?.formatVersion;
   if (format !== MODEL_FORMAT_VERSION) {
     throw new TsadError(
       'TSAD_ERR_MODEL_INCOMPATIBLE',
       `${file} has format version ${String(format)}; this tsad reads format ${MODEL_FORMAT_VERSION}`,
     );
   }
-  const parsed = modelMetadataSchema.safeParse(json);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw corrupt(`${file} is invalid: ${problems.join('; ')}`);
-  }
-  const metadata = parsed.data as ModelMetadata;
+  if (read.metadata === undefined) throw corrupt(`${file} is invalid: ${read.problem}`);
+  const metadata = read.metadata;
   const c = metadata.channels.length;
   if (metadata.normalisation.center.length !== c || metadata.normalisation.scale.length !== c) {
     throw corrupt(

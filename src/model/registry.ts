@@ -14,7 +14,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { TsadError } from '../errors.ts';
 import { type LoadExpectations, loadAutoencoder } from './load-autoencoder.ts';
-import { modelMetadataSchema } from './metadata.ts';
+import { describeIssues, readMetadataText } from './metadata.ts';
 import { METADATA_JSON, stagingPath, stagingPid } from './persistence.ts';
 import {
   isProcessAlive,
@@ -227,7 +227,7 @@ export async function openModelRegistry(
       }
       const parsed = registryEventSchema.safeParse(json);
       if (parsed.success) events.push(parsed.data as RegistryEvent);
-      else reason(`not a registry event (${issuesOf(parsed.error)})`);
+      else reason(`not a registry event (${describeIssues(parsed.error)})`);
     }
     return { events, unreadable };
   }
@@ -399,17 +399,11 @@ async function readEntry(
     const code = (error as NodeJS.ErrnoException).code;
     return unreadable(code === 'ENOENT' ? 'missing: not a model directory' : message(error));
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return unreadable(`not valid JSON (${message(error)})`);
+  const read = readMetadataText(text);
+  if (read.metadata === undefined) {
+    return unreadable('json' in read ? `not tsad model metadata (${read.problem})` : read.problem);
   }
-  const parsed = modelMetadataSchema.safeParse(json);
-  if (!parsed.success) {
-    return unreadable(`not tsad model metadata (${issuesOf(parsed.error)})`);
-  }
-  const meta = parsed.data;
+  const meta = read.metadata;
   // A copy under another name is not the registry's to remove or activate.
   if (versionDirName(meta.version) !== name) {
     return unreadable(`holds version ${meta.version}, which does not match its directory name`);
@@ -431,12 +425,6 @@ async function readEntry(
 }
 
 /** The first few problems zod found, with their paths. */
-function issuesOf(error: z.ZodError): string {
-  const issues = error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-  const more = issues.length > 3 ? `; and ${issues.length - 3} more` : '';
-  return `${issues.slice(0, 3).join('; ')}${more}`;
-}
-
 /** The text of `file`, or null when it does not exist; other failures name the file. */
 async function readIfPresent(file: string): Promise<string | null> {
   try {
