@@ -424,7 +424,6 @@ async function readEntry(
   };
 }
 
-/** The first few problems zod found, with their paths. */
 /** The text of `file`, or null when it does not exist; other failures name the file. */
 async function readIfPresent(file: string): Promise<string | null> {
   try {
