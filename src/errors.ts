@@ -47,3 +47,8 @@ export class TsadError extends Error {
 export function isTsadError(error: unknown, code?: ErrorCode): error is TsadError {
   return error instanceof TsadError && (code === undefined || error.code === code);
 }
+
+/** The message of a thrown value: an Error's message, anything else as a string. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

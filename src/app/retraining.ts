@@ -27,6 +27,7 @@
 import type { DriftDetector } from '../detector/drift-detector.ts';
 import type { ReservoirSnapshot, TrainingReservoir } from '../detector/training-reservoir.ts';
 import { EXTREME_SCORE, type SensorWindow } from '../detector/types.ts';
+import { errorMessage } from '../errors.ts';
 import type { ModelRegistry } from '../model/registry.ts';
 import type { ModelSwitch, SwitchableModel } from './model-switch.ts';
 
@@ -167,11 +168,7 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
         ...notRun(
           trigger,
           signal.aborted ? 'skipped' : 'failed',
-          signal.aborted
-            ? 'retraining stopped'
-            : error instanceof Error
-              ? error.message
-              : String(error),
+          signal.aborted ? 'retraining stopped' : errorMessage(error),
         ),
         durationMs: now() - started,
       }))
@@ -244,8 +241,7 @@ export function createRetrainingScheduler(deps: RetrainingDeps): RetrainingSched
         // but the outcome's log line says so (a full disk must not go unseen).
         const unsaved = await deps.registry?.register(candidate).then(
           () => '',
-          (error: unknown) =>
-            `; not saved to the registry: ${error instanceof Error ? error.message : String(error)}`,
+          (error: unknown) => `; not saved to the registry: ${errorMessage(error)}`,
         );
         await deps.registry?.recordRejection(candidate.version, verdict.reason, details);
         return judged('rejected', unsaved);

@@ -6,7 +6,7 @@
  * pipeline. Started by createScoringWorker (worker-scorer.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { isTsadError } from '../errors.ts';
+import { errorMessage, isTsadError } from '../errors.ts';
 import type { Autoencoder, PackedScores } from '../model/autoencoder.ts';
 import { initBackend } from '../model/backend.ts';
 import { loadAutoencoder } from '../model/load-autoencoder.ts';
@@ -25,7 +25,7 @@ const failure = (id: number, error: unknown): ScoringResponse => ({
   id,
   code: isTsadError(error) ? error.code : 'TSAD_ERR_INTERNAL',
   retriable: isTsadError(error) ? error.retriable : true,
-  message: error instanceof Error ? error.message : String(error),
+  message: errorMessage(error),
 });
 
 /** Most windows scored in one merged call: bounds the wait of the first request in it. */

@@ -4,7 +4,7 @@
  * numeric channel columns. Every problem names the file, line and column.
  */
 import { promises as fs } from 'node:fs';
-import { TsadError } from '../errors.ts';
+import { errorMessage, TsadError } from '../errors.ts';
 
 /** A series read from CSV: one row per line, values row-major `[row][channel]`. */
 export interface CsvSeries {
@@ -28,7 +28,7 @@ export async function readCsvSeries(file: string, columns?: readonly string[]): 
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (error) {
-    throw invalid(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    throw invalid(`cannot read ${file}: ${errorMessage(error)}`);
   }
   const lines = text.split(/\r?\n/);
   const header = splitRow(lines[0] ?? '');

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TsadError } from '../errors.ts';
+import { errorMessage, TsadError } from '../errors.ts';
 
 /**
  * Writes `text` to `file` through a temporary file in the same directory that
@@ -23,7 +23,7 @@ export function writeOutputFile(file: string, text: string): void {
     fs.renameSync(temp, file);
   } catch (error) {
     fs.rmSync(temp, { force: true });
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new TsadError('TSAD_ERR_INTERNAL', `cannot write ${file}: ${reason}`, { cause: error });
   }
 }

@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
+import { errorMessage } from '../errors.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -111,6 +112,6 @@ function fallback(
 }
 
 function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return message.split('\n')[0] ?? message;
 }

@@ -4,6 +4,7 @@
  * Its schema is checked on load, so a hand-edited or truncated file is refused.
  */
 import { z } from 'zod';
+import { errorMessage } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
 import { modelConfigSchema } from './config.ts';
 import type { ChannelStats, Normalisation } from './normalisation.ts';
@@ -117,7 +118,7 @@ export function readMetadataText(text: string): MetadataText {
     json = JSON.parse(text);
   } catch (error) {
     return {
-      problem: `not valid JSON (${error instanceof Error ? error.message : String(error)})`,
+      problem: `not valid JSON (${errorMessage(error)})`,
     };
   }
   const parsed = modelMetadataSchema.safeParse(json);

@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsConstants, type Stats } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { TsadError } from '../errors.ts';
+import { errorMessage, TsadError } from '../errors.ts';
 // Registers the FusedLstm layer class, so models that use it deserialise.
 import './fused-lstm.ts';
 import { MODEL_FORMAT_VERSION, type ModelMetadata, readMetadataText } from './metadata.ts';
@@ -112,7 +112,7 @@ export async function writeModelDirectory(
     if (error instanceof TsadError) throw error;
     throw new TsadError(
       'TSAD_ERR_INTERNAL',
-      `cannot write model directory ${dir}: ${message(error)}`,
+      `cannot write model directory ${dir}: ${errorMessage(error)}`,
       {
         cause: error,
       },
@@ -224,7 +224,7 @@ export async function readModelDirectory(dir: string): Promise<ModelDirectory> {
   } catch (error) {
     throw new TsadError(
       'TSAD_ERR_MODEL_NOT_FOUND',
-      `no model at ${dir}: cannot read ${METADATA_JSON} (${message(error)})`,
+      `no model at ${dir}: cannot read ${METADATA_JSON} (${errorMessage(error)})`,
       { cause: error },
     );
   }
@@ -243,7 +243,7 @@ export async function readModelDirectory(dir: string): Promise<ModelDirectory> {
       bytes = await fs.readFile(path.join(dir, name));
     } catch (error) {
       throw corrupt(
-        `model file ${path.join(dir, name)} is missing or unreadable (${message(error)})`,
+        `model file ${path.join(dir, name)} is missing or unreadable (${errorMessage(error)})`,
       );
     }
     const actual = sha256(bytes);
@@ -299,7 +299,7 @@ async function buildNetwork(
     );
   } catch (error) {
     throw corrupt(
-      `cannot build the network from ${path.join(dir, MODEL_JSON)}: ${message(error)}`,
+      `cannot build the network from ${path.join(dir, MODEL_JSON)}: ${errorMessage(error)}`,
       error,
     );
   }
@@ -327,8 +327,4 @@ function checkShapes(network: tf.LayersModel, metadata: ModelMetadata, dir: stri
 
 function corrupt(text: string, cause?: unknown): TsadError {
   return new TsadError('TSAD_ERR_MODEL_CORRUPT', text, cause === undefined ? {} : { cause });
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -12,7 +12,7 @@
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { TsadError } from '../errors.ts';
+import { errorMessage, TsadError } from '../errors.ts';
 import { type LoadExpectations, loadAutoencoder } from './load-autoencoder.ts';
 import { describeIssues, readMetadataText } from './metadata.ts';
 import { METADATA_JSON, stagingPath, stagingPid } from './persistence.ts';
@@ -222,7 +222,7 @@ export async function openModelRegistry(
       try {
         json = JSON.parse(line);
       } catch (error) {
-        reason(`not valid JSON (${message(error)})`);
+        reason(`not valid JSON (${errorMessage(error)})`);
         continue;
       }
       const parsed = registryEventSchema.safeParse(json);
@@ -389,7 +389,7 @@ async function readEntry(
     stats = await fs.stat(versionDir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    return unreadable(message(error));
+    return unreadable(errorMessage(error));
   }
   if (!stats.isDirectory() || stagingPid(name) !== null) return null;
   let text: string;
@@ -397,7 +397,7 @@ async function readEntry(
     text = await fs.readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return unreadable(code === 'ENOENT' ? 'missing: not a model directory' : message(error));
+    return unreadable(code === 'ENOENT' ? 'missing: not a model directory' : errorMessage(error));
   }
   const read = readMetadataText(text);
   if (read.metadata === undefined) {
@@ -430,12 +430,8 @@ async function readIfPresent(file: string): Promise<string | null> {
     return await fs.readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new TsadError('TSAD_ERR_MODEL_CORRUPT', `cannot read ${file}: ${message(error)}`, {
+    throw new TsadError('TSAD_ERR_MODEL_CORRUPT', `cannot read ${file}: ${errorMessage(error)}`, {
       cause: error,
     });
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -4,7 +4,7 @@
  * thread's event loop stays free for scoring. Started by trainInWorker.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { isTsadError } from '../errors.ts';
+import { errorMessage, isTsadError } from '../errors.ts';
 import { initBackend } from './backend.ts';
 import { trainAutoencoder } from './train.ts';
 import type { TrainingJob, WorkerMessage } from './train-in-worker.ts';
@@ -32,6 +32,6 @@ try {
   post({
     type: 'error',
     code: isTsadError(error) ? error.code : 'TSAD_ERR_MODEL_TRAINING_FAILED',
-    message: error instanceof Error ? error.message : String(error),
+    message: errorMessage(error),
   });
 }

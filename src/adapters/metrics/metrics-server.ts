@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { TsadError } from '../../errors.ts';
+import { errorMessage, TsadError } from '../../errors.ts';
 
 /** What the daemon knows about its own readiness, read at each /readyz request. */
 export interface HealthReport {
@@ -65,7 +65,7 @@ export function createMetricsServer(options: MetricsServerOptions): MetricsServe
   const server = http.createServer((request, response) => {
     handle(request, response, options).catch((error: unknown) => {
       if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain' });
-      response.end(`internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+      response.end(`internal error: ${errorMessage(error)}\n`);
     });
   });
   // A stuck scraper must not hold the daemon's shutdown.

@@ -18,7 +18,7 @@ import {
   Partitioners,
 } from 'kafkajs';
 import type { Reading } from '../../detector/types.ts';
-import { TsadError } from '../../errors.ts';
+import { errorMessage, TsadError } from '../../errors.ts';
 import type { AnomalyKind, AnomalyLabel, Simulator } from './simulator.ts';
 
 /** JSON field names of a reading message (the `input.fields` config section). */
@@ -236,10 +236,9 @@ async function wrap<T>(what: string, action: () => Promise<T>): Promise<T> {
     return await action();
   } catch (error) {
     const retriable = (error as { retriable?: unknown }).retriable;
-    throw new TsadError(
-      'TSAD_ERR_KAFKA',
-      `${what}: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error, ...(typeof retriable === 'boolean' ? { retriable } : {}) },
-    );
+    throw new TsadError('TSAD_ERR_KAFKA', `${what}: ${errorMessage(error)}`, {
+      cause: error,
+      ...(typeof retriable === 'boolean' ? { retriable } : {}),
+    });
   }
 }
