@@ -16,6 +16,7 @@ import { openModelRegistry } from '../../../src/model/registry.ts';
 import { trainAutoencoder } from '../../../src/model/train.ts';
 import { windowsFromSeries } from '../../../src/model/windows.ts';
 import { tempDir } from '../../harness/temp-dir.ts';
+import { sink } from '../cli/run-tsad.ts';
 import { periodicSeries } from '../model/fixtures.ts';
 import { fakeSource } from './fake-source.ts';
 
@@ -249,7 +250,7 @@ describe('daemon', () => {
         assert.equal(await start(['value'], from), model.version);
       }
 
-      let stderr = '';
+      const stderr = sink();
       const code = await runCli(
         [
           'run',
@@ -271,17 +272,12 @@ describe('daemon', () => {
           'log.level=silent',
         ],
         {
-          stdout: new Writable({ write: (_chunk, _encoding, done) => done() }),
-          stderr: new Writable({
-            write(chunk, _encoding, done) {
-              stderr += String(chunk);
-              done();
-            },
-          }),
+          stdout: sink().stream,
+          stderr: stderr.stream,
         },
       );
-      assert.equal(code, 2, stderr);
-      assert.match(stderr, /input\.channels is \[temp, vibration\].*\[value\]/);
+      assert.equal(code, 2, stderr.text());
+      assert.match(stderr.text(), /input\.channels is \[temp, vibration\].*\[value\]/);
       model.dispose();
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -321,7 +317,7 @@ describe('daemon', () => {
         return true;
       });
 
-      let stderr = '';
+      const stderr = sink();
       const code = await runCli(
         [
           'run',
@@ -335,17 +331,12 @@ describe('daemon', () => {
         {
           // Only to end the run if it did start.
           shutdownSignal: AbortSignal.timeout(3_000),
-          stdout: new Writable({ write: (_chunk, _encoding, done) => done() }),
-          stderr: new Writable({
-            write(chunk, _encoding, done) {
-              stderr += String(chunk);
-              done();
-            },
-          }),
+          stdout: sink().stream,
+          stderr: stderr.stream,
         },
       );
-      assert.equal(code, 2, stderr);
-      assert.match(stderr, /^tsad: model registry .+ is in use by another daemon/);
+      assert.equal(code, 2, stderr.text());
+      assert.match(stderr.text(), /^tsad: model registry .+ is in use by another daemon/);
     } finally {
       await second.stop();
       await first.stop();
