@@ -5,7 +5,6 @@
  * the threshold, not given up as unscorable.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createDaemon } from '../../../src/app/daemon.ts';
@@ -13,6 +12,7 @@ import { loadConfig } from '../../../src/config/load-config.ts';
 import type { Autoencoder } from '../../../src/model/autoencoder.ts';
 import { initBackend } from '../../../src/model/backend.ts';
 import type { ScoredWindow } from '../../../src/stream/ports.ts';
+import { sink } from '../cli/run-tsad.ts';
 import { PERIODIC_MODEL, periodicSeries, trainPeriodicModel } from '../model/fixtures.ts';
 import { fakeSource } from './fake-source.ts';
 
@@ -63,7 +63,7 @@ function withExtremes(values: Float32Array, extreme: ReadonlyMap<number, number>
 describe('a reading far outside anything the model has seen', () => {
   it('scores its windows finite and above the threshold, and alerts', async () => {
     const config = daemonConfig({});
-    const { stream: stdout, text } = capture();
+    const { stream: stdout, text } = sink();
     const scored: ScoredWindow[] = [];
     const daemon = createDaemon({
       config,
@@ -104,12 +104,12 @@ describe('a reading far outside anything the model has seen', () => {
     ]);
     // The cold start trains PERIODIC_MODEL.
     const config = daemonConfig({ model: { ...MODEL_FLAGS, warmupWindows: 300 } });
-    const log = capture();
+    const log = sink();
     const scored: ScoredWindow[] = [];
     const daemon = createDaemon({
       config,
       logger: pino({ level: 'info' }, log.stream),
-      stdout: capture().stream,
+      stdout: sink().stream,
       source: fakeSource(withExtremes(periodicSeries(700, { seed: 2, offset: 5 }), extreme)),
       scoredWindows: [{ write: (w) => scored.push(w) }],
     });
@@ -145,11 +145,11 @@ describe('a reading far outside anything the model has seen', () => {
       model: MODEL_FLAGS,
       retraining: { intervalMs: 0, afterWindows: 250, drift: { enabled: false } },
     });
-    const log = capture();
+    const log = sink();
     const daemon = createDaemon({
       config,
       logger: pino({ level: 'info' }, log.stream),
-      stdout: capture().stream,
+      stdout: sink().stream,
       source: fakeSource(
         withExtremes(periodicSeries(300, { seed: 2, offset: 5 }), new Map([[20, 1e20]])),
       ),
@@ -199,16 +199,4 @@ async function waitForLine(
     assert.ok(waited < 60_000, `no matching log line in 60 s:\n${log.text()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/** A writable that keeps what is written to it. */
-function capture(): { stream: Writable; text(): string } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      text += String(chunk);
-      done();
-    },
-  });
-  return { stream, text: () => text };
 }
