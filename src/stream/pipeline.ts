@@ -597,7 +597,7 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
         return true;
       });
       // Readings that waited for reordering stay un-acked: the new owner reads them again.
-      for (let i = 0; i < abandoned.length; i++) observer.readingDropped('revoked');
+      if (abandoned.length > 0) observer.readingDropped('revoked', abandoned.length);
       return sensors;
     },
     async drain(releaseForMs = Number.POSITIVE_INFINITY) {

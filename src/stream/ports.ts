@@ -48,7 +48,8 @@ export interface ScoredWindow {
 export interface PipelineObserver {
   messageConsumed(topic: string): void;
   messageRejected(reason: RejectReason): void;
-  readingDropped(reason: DropReason): void;
+  /** `count` readings (1 if left out) were dropped for `reason`. */
+  readingDropped(reason: DropReason, count?: number): void;
   /** A scoring call: how many windows and how long it took. */
   batchScored(windows: number, seconds: number): void;
   /** Seconds from the newest reading's timestamp to its score. */

@@ -339,8 +339,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     messageRejected(reason) {
       if (REJECT_REASONS.includes(reason)) rejected.inc({ reason });
     },
-    readingDropped(reason) {
-      if (DROP_REASONS.includes(reason)) dropped.inc({ reason });
+    readingDropped(reason, count = 1) {
+      if (DROP_REASONS.includes(reason) && isAmount(count)) dropped.inc({ reason }, count);
     },
     batchScored(windows, seconds) {
       if (!isAmount(windows)) return;

@@ -79,6 +79,8 @@ describe('createMetrics', () => {
     metrics.messageConsumed('readings');
     metrics.messageRejected('non_finite');
     metrics.readingDropped('duplicate');
+    metrics.readingDropped('revoked', 3);
+    metrics.readingDropped('revoked', Number.NaN);
     metrics.batchScored(16, 0.02);
     metrics.batchScored(4, 0.004);
     metrics.alertEmitted('firing');
@@ -87,6 +89,7 @@ describe('createMetrics', () => {
     assert.equal(await value(metrics, 'tsad_messages_consumed_total', { topic: 'readings' }), 2);
     assert.equal(await value(metrics, 'tsad_messages_rejected_total', { reason: 'non_finite' }), 1);
     assert.equal(await value(metrics, 'tsad_readings_dropped_total', { reason: 'duplicate' }), 1);
+    assert.equal(await value(metrics, 'tsad_readings_dropped_total', { reason: 'revoked' }), 3);
     assert.equal(await value(metrics, 'tsad_windows_scored_total'), 20);
     assert.equal(await value(metrics, 'tsad_alerts_total', { state: 'firing' }), 2);
     assert.equal(await value(metrics, 'tsad_alerts_total', { state: 'resolved' }), 1);

@@ -133,7 +133,7 @@ function setup(
   const observer: PipelineObserver = {
     ...nullObserver,
     messageConsumed: () => counts.consumed++,
-    readingDropped: (r) => counts.dropped.push(r),
+    readingDropped: (r, count = 1) => counts.dropped.push(...Array<string>(count).fill(r)),
     batchScored: () => counts.scoredBatches++,
     forgetSensor: (sensor) => counts.forgotten.push(sensor),
   };
