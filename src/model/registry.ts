@@ -143,8 +143,8 @@ export interface RegistryOptions {
   exclusive?: boolean;
   /** Told of each unreadable entry that retention skips (the daemon logs them). */
   onUnreadable?: (entry: UnreadableEntry) => void;
-  /** Told when an exclusive open takes over a lock left by a process that is gone. */
-  onStaleLock?: (stale: LockHolder, file: string) => void;
+  /** Told when an exclusive open takes over a lock left by a process that is gone (no holder: an empty LOCK). */
+  onStaleLock?: (stale: LockHolder | undefined, file: string) => void;
   /** Told of each leftover of an interrupted save that an exclusive open removes. */
   onLeftoverRemoved?: (file: string) => void;
 }

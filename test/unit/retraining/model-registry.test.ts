@@ -1,12 +1,23 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { promises as fsPromises } from 'node:fs';
-import { appendFile, cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  cp,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, mock, test } from 'node:test';
 import { initBackend } from '../../../src/model/backend.ts';
 import { openModelRegistry, type RegistryListing } from '../../../src/model/registry.ts';
+import { processStartTick, removeStaleLock } from '../../../src/model/registry-lock.ts';
 import { trainAutoencoder } from '../../../src/model/train.ts';
 import { windowsFromSeries } from '../../../src/model/windows.ts';
 import { tempDir } from '../../harness/temp-dir.ts';
@@ -312,7 +323,7 @@ test('a lock of a live process or another host is refused; one of a dead process
       lockFile,
       `${JSON.stringify({ pid, hostname, startedAt: '2026-01-01T00:00:00.000Z' })}\n`,
     );
-  const open = (onStaleLock?: (stale: { pid: number }) => void) =>
+  const open = (onStaleLock?: (stale: { pid: number } | undefined) => void) =>
     openModelRegistry(root, 2, { exclusive: true, ...(onStaleLock ? { onStaleLock } : {}) });
 
   // The test runner that started this file is alive.
@@ -347,11 +358,91 @@ test('a lock of a live process or another host is refused; one of a dead process
   for (const pid of [dead, process.pid]) {
     await lock(pid);
     const taken: number[] = [];
-    const registry = await open((stale) => taken.push(stale.pid));
+    const registry = await open((stale) => taken.push(stale?.pid ?? 0));
     assert.deepEqual(taken, [pid]);
     assert.equal(JSON.parse(await readFile(lockFile, 'utf8')).pid, process.pid);
     await registry.close();
   }
+});
+
+test('a lock of a live pid is taken over when it names an earlier boot or another start of that pid; an empty one once it is old', async (t) => {
+  const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
+  if (bootId === '') {
+    t.skip('needs Linux /proc');
+    return;
+  }
+  const root = path.join(dir, 'reused-pids');
+  await mkdir(root);
+  const lockFile = path.join(root, 'LOCK');
+  const parentStart = await processStartTick(process.ppid);
+  assert.match(parentStart ?? '', /^\d+$/);
+  const lock = (fields: Record<string, unknown>) =>
+    writeFile(
+      lockFile,
+      `${JSON.stringify({ pid: process.ppid, hostname: os.hostname(), startedAt: '2026-01-01T00:00:00.000Z', ...fields })}\n`,
+    );
+  const open = (taken: unknown[] = []) =>
+    openModelRegistry(root, 2, { exclusive: true, onStaleLock: (stale) => taken.push(stale) });
+  const inUse = { code: 'TSAD_ERR_CONFIG_INVALID', message: /is in use by another daemon: pid/ };
+
+  // The holder as the lock says it: this boot, and the start tick of this process.
+  const mine = await open();
+  const written = JSON.parse(await readFile(lockFile, 'utf8'));
+  assert.equal(written.bootId, bootId);
+  assert.equal(written.processStart, await processStartTick(process.pid));
+  await mine.close();
+
+  // The test runner that started this file, as it is: refused.
+  await lock({ bootId, processStart: parentStart });
+  await assert.rejects(open(), inUse);
+  // An older lock without the two fields: the pid alone decides, as before.
+  await lock({});
+  await assert.rejects(open(), inUse);
+
+  // The same pid started at another tick (reused after the holder died), or in an earlier boot.
+  for (const fields of [
+    { bootId, processStart: String(Number(parentStart) + 1) },
+    { bootId: '00000000-0000-0000-0000-000000000000', processStart: parentStart },
+  ]) {
+    await lock(fields);
+    const taken: unknown[] = [];
+    const registry = await open(taken);
+    assert.equal(taken.length, 1);
+    assert.equal(JSON.parse(await readFile(lockFile, 'utf8')).pid, process.pid);
+    await registry.close();
+  }
+
+  // Empty: a holder between creating and writing it, refused; seconds old, one that crashed there.
+  await writeFile(lockFile, '');
+  await assert.rejects(open(), {
+    code: 'TSAD_ERR_CONFIG_INVALID',
+    message: /which does not say by whom/,
+  });
+  const past = new Date(Date.now() - 60_000);
+  await utimes(lockFile, past, past);
+  const taken: unknown[] = [];
+  const registry = await open(taken);
+  assert.deepEqual(taken, [undefined]);
+  assert.equal(JSON.parse(await readFile(lockFile, 'utf8')).pid, process.pid);
+  await registry.close();
+  assert.deepEqual(await readdir(root), []);
+});
+
+test('taking over a stale lock that another daemon took over first puts that one back', async () => {
+  const root = path.join(dir, 'takeover-race');
+  await mkdir(root);
+  const lockFile = path.join(root, 'LOCK');
+  const stale = `${JSON.stringify({ pid: 1, hostname: 'h', startedAt: 'then' })}\n`;
+  const fresh = `${JSON.stringify({ pid: 2, hostname: 'h', startedAt: 'now' })}\n`;
+  // Read as stale, but replaced by the other daemon's fresh lock before this one removes it.
+  await writeFile(lockFile, fresh);
+  await removeStaleLock(lockFile, stale);
+  assert.equal(await readFile(lockFile, 'utf8'), fresh);
+  // The stale one itself is removed; one already gone is no error.
+  await writeFile(lockFile, stale);
+  await removeStaleLock(lockFile, stale);
+  await removeStaleLock(lockFile, stale);
+  assert.deepEqual(await readdir(root), []);
 });
 
 test('an exclusive open removes what saves of processes that are gone left behind, nothing else', async () => {
