@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   TSAD_ERR_SHUTDOWN_TIMEOUT: { retriable: false },
   TSAD_ERR_SERVICE_START: { retriable: true },
   TSAD_ERR_SENSOR_LIMIT: { retriable: false },
+  TSAD_ERR_OUTPUT_WRITE: { retriable: false },
   TSAD_ERR_INTERNAL: { retriable: false },
 } as const satisfies Record<string, { retriable: boolean }>;
 
@@ -51,4 +52,15 @@ export function isTsadError(error: unknown, code?: ErrorCode): error is TsadErro
 /** The message of a thrown value: an Error's message, anything else as a string. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The message of a thrown value without what Node appends to a system error's
+ * message after the code and reason (the call and the paths: `, open '/x/.y.tmp-1'`),
+ * so a message that already names the path reads "ENOENT: no such file or directory".
+ */
+export function systemReason(error: unknown): string {
+  const message = errorMessage(error);
+  const syscall = error instanceof Error ? (error as NodeJS.ErrnoException).syscall : undefined;
+  return syscall === undefined ? message : message.split(`, ${syscall}`)[0]!;
 }

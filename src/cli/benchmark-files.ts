@@ -279,7 +279,6 @@ export function writeNabResultsCsv(file: string, rows: NabResultsRows): void {
       throw invalid(file, `row ${i}: anomaly_score ${score} is not in [0, 1]`);
     lines.push(`${rows.timestampText[i]},${rows.values[i]},${score}`);
   }
-  fs.mkdirSync(path.dirname(file), { recursive: true });
   writeOutputFile(file, `${lines.join('\n')}\n`);
 }
 
@@ -411,7 +410,6 @@ export function writeSkabResultsCsv(
     lines.push(`${rows.timestampText[i]};${a};${cp}`);
     previous = a;
   }
-  fs.mkdirSync(path.dirname(file), { recursive: true });
   writeOutputFile(file, `${lines.join('\n')}\n`);
 }
 

@@ -3,7 +3,7 @@
  * ./commands. Each command module exports `register(program, context)`.
  */
 import { Command, CommanderError } from 'commander';
-import { isTsadError } from '../errors.ts';
+import { isTsadError, systemReason } from '../errors.ts';
 import { registerBacktest } from './commands/backtest.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerConfig } from './commands/config.ts';
@@ -90,9 +90,7 @@ export async function runCli(argv: string[], context: Partial<CliContext> = {}):
 function withCause(error: Error): string {
   const cause = error.cause;
   if (!(cause instanceof Error)) return error.message;
-  const { syscall } = cause as NodeJS.ErrnoException;
-  const reason = syscall ? cause.message.split(`, ${syscall}`)[0]! : cause.message;
-  const firstLine = reason.split('\n')[0]!.trim();
+  const firstLine = systemReason(cause).split('\n')[0]!.trim();
   if (firstLine === '' || error.message.includes(firstLine)) return error.message;
   return `${error.message} (${firstLine})`;
 }

@@ -7,25 +7,37 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { errorMessage, TsadError } from '../errors.ts';
+import { errorMessage, systemReason, TsadError } from '../errors.ts';
 
 /**
- * Writes `text` to `file` through a temporary file in the same directory that
+ * Writes `data` to `file` through a temporary file in the same directory that
  * is then renamed over it, so `file` holds either its previous content or all
- * of `text`. The temporary file is removed when the write fails, and the
- * failure is thrown as TSAD_ERR_INTERNAL naming `file`.
+ * of `data`. Creates the missing parent folders. The temporary file is removed
+ * when the write fails, and the failure (a read-only folder, a full disk, a
+ * path part that is a file) is thrown as TSAD_ERR_OUTPUT_WRITE naming `file`
+ * and the system's reason.
  */
-export function writeOutputFile(file: string, text: string): void {
+export function writeOutputFile(file: string, data: string | Uint8Array): void {
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+  } catch (error) {
+    // mkdir's message ends with the part of the path that is in the way: keep it.
+    throw cannotWrite(file, errorMessage(error), error);
+  }
   const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${suffix}`);
   try {
-    fs.writeFileSync(temp, text, { flag: 'wx' });
+    fs.writeFileSync(temp, data, { flag: 'wx' });
     fs.renameSync(temp, file);
   } catch (error) {
     fs.rmSync(temp, { force: true });
-    const reason = errorMessage(error);
-    throw new TsadError('TSAD_ERR_INTERNAL', `cannot write ${file}: ${reason}`, { cause: error });
+    // The system's message would end with the temporary file's name: keep the reason only.
+    throw cannotWrite(file, systemReason(error), error);
   }
+}
+
+function cannotWrite(file: string, reason: string, cause: unknown): TsadError {
+  return new TsadError('TSAD_ERR_OUTPUT_WRITE', `cannot write ${file}: ${reason}`, { cause });
 }
 
 /**

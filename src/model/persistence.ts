@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsConstants, type Stats } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { errorMessage, TsadError } from '../errors.ts';
+import { errorMessage, systemReason, TsadError } from '../errors.ts';
 // Registers the FusedLstm layer class, so models that use it deserialise.
 import './fused-lstm.ts';
 import { MODEL_FORMAT_VERSION, type ModelMetadata, readMetadataText } from './metadata.ts';
@@ -91,7 +91,6 @@ export async function writeModelDirectory(
 ): Promise<void> {
   const target = path.resolve(dir);
   await checkModelDirectoryTarget(target);
-  await fs.mkdir(path.dirname(target), { recursive: true });
   const suffix = stagingSuffix();
   const staging = stagingPath(target, 'tmp', suffix);
   const full: ModelMetadata = {
@@ -99,6 +98,7 @@ export async function writeModelDirectory(
     files: { [MODEL_JSON]: sha256(files.modelJson), [WEIGHTS_BIN]: sha256(files.weights) },
   };
   try {
+    await fs.mkdir(path.dirname(target), { recursive: true });
     await fs.mkdir(staging);
     await fs.writeFile(path.join(staging, MODEL_JSON), files.modelJson);
     await fs.writeFile(path.join(staging, WEIGHTS_BIN), files.weights);
@@ -111,11 +111,9 @@ export async function writeModelDirectory(
     await fs.rm(staging, { recursive: true, force: true });
     if (error instanceof TsadError) throw error;
     throw new TsadError(
-      'TSAD_ERR_INTERNAL',
-      `cannot write model directory ${dir}: ${errorMessage(error)}`,
-      {
-        cause: error,
-      },
+      'TSAD_ERR_OUTPUT_WRITE',
+      `cannot write model directory ${dir}: ${systemReason(error)}`,
+      { cause: error },
     );
   }
 }

@@ -136,6 +136,21 @@ describe('tsad train and tsad score', () => {
     );
   });
 
+  test('score reports an --out below a file as a write failure naming the path and the file in the way', async () => {
+    const input = path.join(dir, 'below-file.csv');
+    const plain = path.join(dir, 'plain.txt');
+    await writeSeries(input, 30);
+    await fs.writeFile(plain, 'kept\n');
+    const out = path.join(plain, 'scores.csv');
+    const r = await tsad('score', '--model', model, '--input', input, '--out', out);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `tsad: cannot write ${out}: EEXIST: file already exists, mkdir '${plain}'\n`,
+    );
+    assert.equal(await fs.readFile(plain, 'utf8'), 'kept\n');
+  });
+
   test('score accepts epoch-millisecond timestamps', async () => {
     const input = path.join(dir, 'epoch.csv');
     const out = path.join(dir, 'epoch-scores.csv');

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { type ErrorCode, isTsadError } from '../../../src/errors.ts';
 import type { Autoencoder } from '../../../src/model/autoencoder.ts';
@@ -13,6 +15,7 @@ import { windowsFromSeries } from '../../../src/model/windows.ts';
 import { tempDir } from '../../harness/temp-dir.ts';
 import { periodicSeries } from './fixtures.ts';
 
+const PERSISTENCE = fileURLToPath(new URL('../../../src/model/persistence.ts', import.meta.url));
 const W = 12;
 const CHANNELS = ['temperature', 'pressure'];
 let model: Autoencoder;
@@ -155,6 +158,32 @@ describe('saving and loading a model directory', () => {
       /model-and-notes: it holds a model and other files \(notes\.txt\)/,
     );
     assert.equal(await fs.readFile(path.join(dir, 'notes.txt'), 'utf8'), 'keep me');
+  });
+
+  test('a save that fails part way is TSAD_ERR_OUTPUT_WRITE naming the directory, and keeps the model there', async () => {
+    const dir = await copyOfModel('size-limit');
+    const weights = await fs.readFile(path.join(dir, 'weights.bin'));
+    // 100 kB of weights pass a 4-block file size limit, so the save fails with EFBIG.
+    const script = `
+      import { writeModelDirectory } from ${JSON.stringify(PERSISTENCE)};
+      const files = { modelJson: Buffer.from('{}'), weights: Buffer.alloc(100_000) };
+      try { await writeModelDirectory(${JSON.stringify(dir)}, files, {}); }
+      catch (error) { console.log(error.code, error.message); }`;
+    const child = spawnSync(
+      'sh',
+      ['-c', 'ulimit -f 4 && exec "$@"', 'sh', process.execPath, '--import', 'tsx'],
+      { input: script, encoding: 'utf8' },
+    );
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(
+      child.stdout.trim(),
+      `TSAD_ERR_OUTPUT_WRITE cannot write model directory ${dir}: EFBIG: file too large`,
+    );
+    assert.deepEqual(await fs.readFile(path.join(dir, 'weights.bin')), weights);
+    assert.deepEqual(
+      (await fs.readdir(root)).filter((f) => f.startsWith('size-limit.')),
+      [],
+    );
   });
 
   test('checkModelDirectoryTarget refuses a path below a file and accepts a new one', async () => {
