@@ -5,9 +5,8 @@
  * marked in red, so a person sees at a glance where a detector is right or
  * wrong. Text (title, legend, axis extremes) uses a built-in 5x7 pixel font.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { PNG } from 'pngjs';
+import { writeOutputFile } from './write-output-file.ts';
 
 /** One line of the plot. */
 export interface PlotSeries {
@@ -219,7 +218,8 @@ function extent(series: readonly PlotSeries[], extra: number[]): { min: number; 
 }
 
 /**
- * Renders the plot to a PNG file (creating its folder): one panel for the
+ * Renders the plot to a PNG file (creating its folder; through a temporary
+ * file renamed into place, as writeOutputFile does): one panel for the
  * `top` series (the input), one for the `bottom` series (scores) with the
  * threshold, windows shaded in light red behind both, detections as red ticks
  * under each panel and red dots on the first series. Legend colours: the
@@ -338,6 +338,5 @@ export function writePlotPng(file: string, spec: PlotSpec): void {
     canvas.text(right - end.length * 6, height - footer + 8, end, TEXT);
   }
 
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, PNG.sync.write(canvas.png));
+  writeOutputFile(file, PNG.sync.write(canvas.png));
 }

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { writePlotPng } from '../../../src/cli/plot.ts';
 import { tempDir } from '../../harness/temp-dir.ts';
+
+const PLOT = fileURLToPath(new URL('../../../src/cli/plot.ts', import.meta.url));
 
 function pixel(png: PNG, x: number, y: number): [number, number, number] {
   const i = (y * png.width + x) * 4;
@@ -45,4 +49,33 @@ test('writes a valid PNG of the requested size with windows shaded and detection
   assert.ok(column(xOf(50)).includes('31,119,180'), 'value line drawn');
   const dashed = Array.from({ length: 12 }, (_, k) => column(xOf(50) + k)).flat();
   assert.ok(dashed.includes('255,127,14'), 'threshold line drawn');
+});
+
+test('a PNG write that fails part way leaves the previous plot whole and names the file', () => {
+  const dir = tempDir('tsad-plot-');
+  const file = path.join(dir, 'plot.png');
+  fs.writeFileSync(file, 'previous plot\n');
+  // A 1400 x 520 plot of noise compresses to far more than a 4-block file size limit.
+  const script = `
+    import { writePlotPng } from ${JSON.stringify(PLOT)};
+    const timestamps = Array.from({ length: 5000 }, (_, i) => i * 60_000);
+    const values = timestamps.map((_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
+    try {
+      writePlotPng(${JSON.stringify(file)}, {
+        title: 'noise', timestamps, series: [{ name: 'value', values, color: '#1f77b4' }],
+        windows: [], detections: [],
+      });
+    } catch (error) { console.log(error.code, error.message); }`;
+  const child = spawnSync(
+    'sh',
+    ['-c', 'ulimit -f 4 && exec "$@"', 'sh', process.execPath, '--import', 'tsx'],
+    { input: script, encoding: 'utf8' },
+  );
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(
+    child.stdout.trim(),
+    `TSAD_ERR_OUTPUT_WRITE cannot write ${file}: EFBIG: file too large`,
+  );
+  assert.equal(fs.readFileSync(file, 'utf8'), 'previous plot\n');
+  assert.deepEqual(fs.readdirSync(dir), ['plot.png']);
 });
