@@ -51,7 +51,7 @@ if (args.only === undefined || args.only === 'nab') {
     progress: true,
   });
   const seconds = (Date.now() - started) / 1000;
-  const report = evaluateNabResults({
+  const report = await evaluateNabResults({
     resultsDir: path.join(out, 'nab', NAB_DETECTOR),
     labelsFile: path.join(root, 'nab', 'labels', 'combined_windows.json'),
   });
@@ -78,7 +78,7 @@ if (args.only === undefined || args.only === 'skab') {
     progress: true,
   });
   const seconds = (Date.now() - started) / 1000;
-  const report = evaluateSkabResults({
+  const report = await evaluateSkabResults({
     resultsDir: path.join(out, 'skab'),
     dataDir: path.join(root, 'skab', 'data'),
   });

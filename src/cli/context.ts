@@ -14,3 +14,14 @@ export interface CliContext {
 
 /** Exit codes: 0 ok, 1 failure, 2 usage or configuration error. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/**
+ * A point where a command may stop: gives the event loop a turn, so that
+ * main.ts's SIGINT/SIGTERM handler can run (native scoring and synchronous
+ * file reads never give it one), then throws the signal's reason if it was
+ * aborted; runCli reports that as "stopped by SIGTERM before finishing".
+ */
+export async function stopPoint(signal: AbortSignal | undefined): Promise<void> {
+  await new Promise(setImmediate);
+  signal?.throwIfAborted();
+}

@@ -18,6 +18,7 @@ import {
   SKAB_FIT_ROWS,
 } from '../benchmark-files.ts';
 import type { CliContext } from '../cli.ts';
+import { stopPoint } from '../context.ts';
 
 /** Where NAB results are and how to score them. */
 export interface NabEvaluationRequest {
@@ -27,6 +28,8 @@ export interface NabEvaluationRequest {
   labelsFile: string;
   /** Score every profile at this threshold instead of optimising it. */
   threshold?: number;
+  /** Stops the evaluation between files; it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -35,7 +38,7 @@ export interface NabEvaluationRequest {
  * files that are not); a results file the labels do not know is an error,
  * since it would silently drop out of the score.
  */
-export function evaluateNabResults(request: NabEvaluationRequest) {
+export async function evaluateNabResults(request: NabEvaluationRequest) {
   const labels = readNabLabels(request.labelsFile);
   const results = listNabResults(request.resultsDir);
   const detector = path.basename(path.resolve(request.resultsDir));
@@ -52,10 +55,17 @@ export function evaluateNabResults(request: NabEvaluationRequest) {
       `results for files that ${request.labelsFile} does not label: ${unknown.join(', ')}`,
     );
   }
-  const files = [...results].map(([name, file]) => {
+  const files = [];
+  for (const [name, file] of results) {
+    await stopPoint(request.signal);
     const read = readNabResultsCsv(file);
-    return { name, timestamps: read.timestamps, scores: read.scores, windows: labels[name] ?? [] };
-  });
+    files.push({
+      name,
+      timestamps: read.timestamps,
+      scores: read.scores,
+      windows: labels[name] ?? [],
+    });
+  }
   const evaluation = evaluateNab(
     files,
     request.threshold === undefined ? {} : { threshold: request.threshold },
@@ -104,6 +114,8 @@ export interface SkabEvaluationRequest {
   dataDir: string;
   /** Leading rows of each data file used for fitting; the rest is the test part. */
   fitRows?: number;
+  /** Stops the evaluation between files; it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -111,7 +123,7 @@ export interface SkabEvaluationRequest {
  * with both leaderboard metrics. Each results file must cover exactly the
  * test part of its data file (same row count and timestamps).
  */
-export function evaluateSkabResults(request: SkabEvaluationRequest) {
+export async function evaluateSkabResults(request: SkabEvaluationRequest) {
   const fitRows = request.fitRows ?? SKAB_FIT_ROWS;
   const names = listSkabFiles(request.resultsDir);
   if (names.length === 0) {
@@ -120,7 +132,9 @@ export function evaluateSkabResults(request: SkabEvaluationRequest) {
       `no <folder>/<n>.csv results under ${request.resultsDir}`,
     );
   }
-  const parts: SkabPart[] = names.map((name) => {
+  const parts: SkabPart[] = [];
+  for (const name of names) {
+    await stopPoint(request.signal);
     const data = readSkabCsv(path.join(request.dataDir, name));
     const results = readSkabResultsCsv(path.join(request.resultsDir, name));
     const expected = data.timestamps.length - fitRows;
@@ -138,15 +152,15 @@ export function evaluateSkabResults(request: SkabEvaluationRequest) {
         );
       }
     });
-    return {
+    parts.push({
       name,
       timestamps: results.timestamps,
       trueAnomaly: data.anomaly.subarray(fitRows),
       trueChangepoint: data.changepoint.subarray(fitRows),
       predictedAnomaly: results.anomaly,
       predictedChangepoint: results.changepoint,
-    };
-  });
+    });
+  }
   const evaluation = evaluateSkab(parts);
   const labelled = listSkabFiles(request.dataDir);
   return {
@@ -215,7 +229,8 @@ export function registerEvaluate(program: Command, context: CliContext): void {
       parseRows,
       SKAB_FIT_ROWS,
     )
-    .action((options: EvaluateOptions) => {
+    .action(async (options: EvaluateOptions) => {
+      const signal = context.shutdownSignal;
       let report: object;
       if (options.benchmark === 'nab') {
         if (options.labels === undefined) {
@@ -224,10 +239,11 @@ export function registerEvaluate(program: Command, context: CliContext): void {
             '--labels is required with --benchmark nab',
           );
         }
-        report = evaluateNabResults({
+        report = await evaluateNabResults({
           resultsDir: options.results,
           labelsFile: options.labels,
           ...(options.threshold === undefined ? {} : { threshold: options.threshold }),
+          signal,
         });
       } else {
         if (options.input === undefined) {
@@ -236,12 +252,14 @@ export function registerEvaluate(program: Command, context: CliContext): void {
             '--input is required with --benchmark skab',
           );
         }
-        report = evaluateSkabResults({
+        report = await evaluateSkabResults({
           resultsDir: options.results,
           dataDir: options.input,
           fitRows: options.fitRows,
+          signal,
         });
       }
+      await stopPoint(signal);
       context.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     });
 }

@@ -2,16 +2,22 @@
  * `tsad score`: scores every row of a CSV series with a trained model and
  * writes `timestamp,score`, where the score of a row is the reconstruction
  * MSE of the window that ends at it. The output replaces a previous file
- * whole or not at all, and may not be the input.
+ * whole or not at all, and may not be the input. SIGINT/SIGTERM stops it
+ * between scoring batches, before anything is written.
  */
 import type { Command } from 'commander';
+import type { WindowScore } from '../../detector/types.ts';
 import { TsadError } from '../../errors.ts';
 import { initBackend } from '../../model/backend.ts';
 import { loadAutoencoder } from '../../model/load-autoencoder.ts';
 import { windowsFromSeries } from '../../model/windows.ts';
 import type { CliContext } from '../cli.ts';
+import { stopPoint } from '../context.ts';
 import { readCsvSeries } from '../csv-series.ts';
 import { sameFile, writeOutputFile } from '../write-output-file.ts';
+
+/** Windows scored between two stop points (the model's own chunk: the same scores as one call). */
+const SCORE_BATCH = 4096;
 
 /** Adds `tsad score` to the program. */
 export function registerScore(program: Command, context: CliContext): void {
@@ -44,7 +50,12 @@ export function registerScore(program: Command, context: CliContext): void {
           );
         }
         const windows = windowsFromSeries(series.values, model.channels.length, size);
-        const scores = await model.scoreData(windows);
+        const scores: WindowScore[] = [];
+        for (let start = 0; start < windows.length; start += SCORE_BATCH) {
+          await stopPoint(context.shutdownSignal);
+          scores.push(...(await model.scoreData(windows.slice(start, start + SCORE_BATCH))));
+        }
+        await stopPoint(context.shutdownSignal);
         const lines = ['timestamp,score'];
         for (let row = 0; row < rows; row++) {
           const score = row >= size - 1 ? scores[row - size + 1]?.score : undefined;

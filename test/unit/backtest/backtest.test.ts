@@ -281,7 +281,7 @@ describe('backtest', () => {
     assert.equal(results.timestamps.length, 120);
     assert.equal(results.timestamps[0], START + 400 * 1000);
     // The evaluator accepts them (same rows and timestamps as the test parts).
-    const report = evaluateSkabResults({ resultsDir: out, dataDir: input });
+    const report = await evaluateSkabResults({ resultsDir: out, dataDir: input });
     assert.equal(report.filesScored, 2);
     assert.equal(report.rows, 180);
   });

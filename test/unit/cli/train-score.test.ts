@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { tempDir } from '../../harness/temp-dir.ts';
 import { periodicSeries } from '../model/fixtures.ts';
-import { tsad } from './run-tsad.ts';
+import { tsad, tsadStoppedBySigterm } from './run-tsad.ts';
 
 let dir: string;
 let csv: string;
@@ -149,6 +149,22 @@ describe('tsad train and tsad score', () => {
       `tsad: cannot write ${out}: EEXIST: file already exists, mkdir '${plain}'\n`,
     );
     assert.equal(await fs.readFile(plain, 'utf8'), 'kept\n');
+  });
+
+  test('score stopped by SIGTERM writes nothing, keeps the previous scores and exits 1', async () => {
+    const input = path.join(dir, 'stopped.csv');
+    const out = path.join(dir, 'stopped-scores.csv');
+    await writeSeries(input, 60);
+    await fs.writeFile(out, 'previous results\n');
+    const r = await tsadStoppedBySigterm('score', '--model', model, '--input', input, '--out', out);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'tsad: stopped by SIGTERM before finishing\n');
+    assert.equal(r.stdout, '');
+    assert.equal(await fs.readFile(out, 'utf8'), 'previous results\n');
+    assert.deepEqual(
+      (await fs.readdir(dir)).filter((f) => f.includes('.tmp-')),
+      [],
+    );
   });
 
   test('score accepts epoch-millisecond timestamps', async () => {

@@ -3,8 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import { SKAB_CHANNELS } from '../../../src/cli/benchmark-files.ts';
 import { runCli } from '../../../src/cli/cli.ts';
 import { tempDir } from '../../harness/temp-dir.ts';
+import { tsadStoppedBySigterm } from '../cli/run-tsad.ts';
 import { BENCHMARKS_DIR, skipWithoutBenchmarks } from './benchmarks-dir.ts';
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -120,6 +122,43 @@ test('evaluate names the system error when a file or folder cannot be read', asy
     skab.stderr,
     /^tsad: cannot read folder .*no-such-folder \(ENOENT: no such file or directory\)\n$/,
   );
+});
+
+/** A tiny SKAB layout: data `valve1/1.csv` (410 rows) and results for its 10 test rows. */
+function tinySkab(): { results: string; data: string } {
+  const dir = tempDir('tsad-evaluate-');
+  const stamp = (i: number) =>
+    new Date(Date.UTC(2020, 0, 1) + i * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  const data = path.join(dir, 'data');
+  const results = path.join(dir, 'results');
+  fs.mkdirSync(path.join(data, 'valve1'), { recursive: true });
+  fs.mkdirSync(path.join(results, 'valve1'), { recursive: true });
+  const header = ['datetime', ...SKAB_CHANNELS, 'anomaly', 'changepoint'].join(';');
+  const rows = Array.from({ length: 410 }, (_, i) =>
+    [stamp(i), ...SKAB_CHANNELS.map(() => '1'), '0.0', '0.0'].join(';'),
+  );
+  fs.writeFileSync(path.join(data, 'valve1', '1.csv'), `${[header, ...rows].join('\n')}\n`);
+  const predicted = Array.from({ length: 10 }, (_, i) => `${stamp(400 + i)};0;0`);
+  fs.writeFileSync(
+    path.join(results, 'valve1', '1.csv'),
+    `${['datetime;anomaly;changepoint', ...predicted].join('\n')}\n`,
+  );
+  return { results, data };
+}
+
+test('evaluate stopped by SIGTERM prints no report and exits 1', async () => {
+  const nab = tinyNab();
+  const skab = tinySkab();
+  for (const argv of [
+    ['--benchmark', 'nab', '--results', nab.results, '--labels', nab.labels],
+    ['--benchmark', 'skab', '--results', skab.results, '--input', skab.data],
+  ]) {
+    assert.equal((await run(['evaluate', ...argv])).code, 0, argv[1]);
+    const stopped = await tsadStoppedBySigterm('evaluate', ...argv);
+    assert.equal(stopped.code, 1, argv[1]);
+    assert.equal(stopped.stderr, 'tsad: stopped by SIGTERM before finishing\n');
+    assert.equal(stopped.stdout, '');
+  }
 });
 
 test('evaluate refuses NAB results with a score outside [0, 1], naming the line', async () => {
