@@ -72,6 +72,27 @@ export function refuseWritingOverInput(
   }
 }
 
+/**
+ * Throws TSAD_ERR_INPUT_INVALID when the results folder `dir`, or the nearest
+ * path above it that exists, is not a folder (say `--out` names a file): no
+ * result could be written there. Called before any work, so that the mistake
+ * does not show only after the first file has been replayed.
+ */
+export function refuseFileAsOutputFolder(dir: string): void {
+  let existing = path.resolve(dir);
+  let stats = statOrUndefined(existing);
+  while (stats === undefined && path.dirname(existing) !== existing) {
+    existing = path.dirname(existing);
+    stats = statOrUndefined(existing);
+  }
+  if (stats !== undefined && !stats.isDirectory()) {
+    throw new TsadError(
+      'TSAD_ERR_INPUT_INVALID',
+      `refusing to write results to ${dir}: ${existing} is not a folder`,
+    );
+  }
+}
+
 /** The absolute path of a file and, when it exists, its device and inode. */
 function fileKeys(file: string): string[] {
   const stats = statOrUndefined(file);

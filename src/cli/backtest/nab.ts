@@ -19,7 +19,7 @@ import {
 } from '../benchmark-files.ts';
 import { writePlotPng } from '../plot.ts';
 import { createProgress } from '../progress.ts';
-import { refuseWritingOverInput } from '../write-output-file.ts';
+import { refuseFileAsOutputFolder, refuseWritingOverInput } from '../write-output-file.ts';
 import { trailingRange } from './nab-quiet.ts';
 import { dominantPeriod, seasonalResidual } from './nab-seasonal.ts';
 import {
@@ -420,6 +420,7 @@ export async function runNabBacktest(request: NabBacktestRequest): Promise<NabFi
       `no <category>/<file>.csv under ${request.input}`,
     );
   }
+  refuseFileAsOutputFolder(request.out);
   refuseWritingOverInput(
     { dir: request.input, files: files.map((f) => path.join(request.input, f)) },
     { dir: request.out, files: files.map((f) => nabResultsPath(request.out, NAB_DETECTOR, f)) },

@@ -16,7 +16,7 @@ import {
   writeSkabResultsCsv,
 } from '../benchmark-files.ts';
 import { createProgress } from '../progress.ts';
-import { refuseWritingOverInput } from '../write-output-file.ts';
+import { refuseFileAsOutputFolder, refuseWritingOverInput } from '../write-output-file.ts';
 import { namingFile, type ReplayConfig, replaySeries } from './replay.ts';
 import { changepointFlags, changesOf, type SkabChangepointConfig } from './skab-changepoints.ts';
 
@@ -148,6 +148,7 @@ export async function runSkabBacktest(request: SkabBacktestRequest): Promise<Ska
     throw new TsadError('TSAD_ERR_INPUT_INVALID', `no <folder>/<n>.csv under ${request.input}`);
   }
   const freeFile = path.join(request.input, 'anomaly-free', 'anomaly-free.csv');
+  refuseFileAsOutputFolder(request.out);
   refuseWritingOverInput(
     { dir: request.input, files: [freeFile, ...files.map((f) => path.join(request.input, f))] },
     { dir: request.out, files: files.map((f) => path.join(request.out, f)) },

@@ -261,6 +261,22 @@ describe('backtest', () => {
     assert.deepEqual(fs.readdirSync(input), ['synthetic']);
   });
 
+  it('refuses an --out that is a file, or lies below one, before replaying anything', async () => {
+    const input = path.join(dir, 'out-file', 'data');
+    writeNabCsv(path.join(input, 'synthetic', 'spike.csv'), series(200, 4));
+    writeSkabCsv(path.join(input, 'valve1', '1.csv'), 460, 8, true);
+    const file = path.join(dir, 'out-file', 'results.txt');
+    fs.writeFileSync(file, 'kept\n');
+    for (const out of [file, path.join(file, 'deeper')]) {
+      const refused = (e: unknown) =>
+        isTsadError(e, 'TSAD_ERR_INPUT_INVALID') &&
+        e.message === `refusing to write results to ${out}: ${file} is not a folder`;
+      await assert.rejects(runNabBacktest({ input, out, config: nabConfig }), refused);
+      await assert.rejects(runSkabBacktest({ input, out, config: skabConfig }), refused);
+    }
+    assert.equal(fs.readFileSync(file, 'utf8'), 'kept\n');
+  });
+
   it('writes SKAB predictions for the test part of every file', async () => {
     const input = path.join(dir, 'skab', 'data');
     writeSkabCsv(path.join(input, 'valve1', '1.csv'), 520, 5, true);
