@@ -18,7 +18,7 @@ import {
   Partitioners,
 } from 'kafkajs';
 import type { Reading } from '../../detector/types.ts';
-import { errorMessage, TsadError } from '../../errors.ts';
+import { errorMessage, systemReason, TsadError } from '../../errors.ts';
 import type { AnomalyKind, AnomalyLabel, Simulator } from './simulator.ts';
 
 /** JSON field names of a reading message (the `input.fields` config section). */
@@ -41,7 +41,7 @@ export interface ProduceSimulationOptions {
   fields?: ReadingFields;
   /** A topic that receives one JSON message per label (key = sensor) as the anomaly begins. */
   labelsTopic?: string;
-  /** A file that receives one JSON line per label (truncated first). */
+  /** A file that receives one JSON line per label (truncated once Kafka is reachable). */
   labelsFile?: string;
   /** Stops producing (an endless simulation runs until this aborts). */
   signal?: AbortSignal;
@@ -114,8 +114,8 @@ export async function produceSimulation(
   });
   const admin = kafka.admin();
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  const labelsFd =
-    options.labelsFile === undefined ? undefined : fs.openSync(options.labelsFile, 'w');
+  const labelsFile = options.labelsFile;
+  let labelsFd: number | undefined;
   const labels: AnomalyLabel[] = [];
   const started = Date.now();
   let sent = 0;
@@ -129,6 +129,10 @@ export async function produceSimulation(
       await ensureTopics(admin, topics, options.partitions ?? 3);
       await producer.connect();
     });
+    // Truncated only now: a run that cannot reach Kafka keeps the previous labels.
+    if (labelsFile !== undefined) {
+      labelsFd = labelsFileCall(labelsFile, () => fs.openSync(labelsFile, 'w'));
+    }
 
     const paced = options.ratePerSecond > 0 && Number.isFinite(options.ratePerSecond);
     const spacingMs = paced ? 1000 / options.ratePerSecond : 0;
@@ -166,8 +170,10 @@ export async function produceSimulation(
       }
       if (fresh.length > 0) {
         labels.push(...fresh);
-        if (labelsFd !== undefined) {
-          fs.writeSync(labelsFd, fresh.map((l) => `${JSON.stringify(l)}\n`).join(''));
+        if (labelsFile !== undefined && labelsFd !== undefined) {
+          const fd = labelsFd;
+          const lines = fresh.map((l) => `${JSON.stringify(l)}\n`).join('');
+          labelsFileCall(labelsFile, () => fs.writeSync(fd, lines));
         }
         const labelsTopic = options.labelsTopic;
         if (labelsTopic !== undefined) {
@@ -211,6 +217,19 @@ export async function produceSimulation(
     aborted,
     anomalies: { total: labels.length, byKind, bySensor, labels },
   };
+}
+
+/** `call()` on the labels file `file`, a failure thrown as TSAD_ERR_OUTPUT_WRITE naming it. */
+function labelsFileCall<T>(file: string, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    throw new TsadError(
+      'TSAD_ERR_OUTPUT_WRITE',
+      `cannot write labels file ${file}: ${systemReason(error)}`,
+      { cause: error },
+    );
+  }
 }
 
 async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -157,6 +157,28 @@ describe('tsad simulate into the real broker', () => {
     assert.ok(labelMessages.every((m) => m.key === JSON.parse(m.value).sensor));
   });
 
+  it('stops before producing when the labels file cannot be written, naming it', async () => {
+    const topic = randomName('simulate-readings');
+    const plain = path.join(dir, 'plain.txt');
+    fs.writeFileSync(plain, 'kept\n');
+    const labelsFile = path.join(plain, 'labels.jsonl');
+    const { code, out, err } = await simulate([
+      ...['--topic', topic, '--rate', '0', '--points', '50'],
+      ...['--labels-file', labelsFile],
+    ]);
+    assert.equal(code, 1, err);
+    assert.equal(out, '');
+    assert.ok(
+      err.endsWith(`tsad: cannot write labels file ${labelsFile}: ENOTDIR: not a directory\n`),
+      err,
+    );
+    const offsets = await admin.fetchTopicOffsets(topic);
+    assert.ok(
+      offsets.every((o) => o.high === '0'),
+      JSON.stringify(offsets),
+    );
+  });
+
   it('paces readings at --rate', async () => {
     const topic = randomName('simulate-paced');
     const started = Date.now();
