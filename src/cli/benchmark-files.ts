@@ -70,14 +70,23 @@ interface Table {
   rows: string[][];
 }
 
+/**
+ * The header and rows of a benchmark CSV. A row with fewer cells than the
+ * header is refused here, naming its line, rather than as a missing value of
+ * whichever column the reader looks at first.
+ */
 function readTable(file: string, separator: string): Table {
   const lines = csvLines(readText(file));
   const headerLine = lines[0];
   if (headerLine === undefined) throw invalid(file, 'empty file');
-  return {
-    header: headerLine.split(separator).map((h) => h.trim()),
-    rows: lines.slice(1).map((line) => line.split(separator)),
-  };
+  const header = headerLine.split(separator).map((h) => h.trim());
+  const rows = lines.slice(1).map((line) => line.split(separator));
+  rows.forEach((row, i) => {
+    if (row.length < header.length) {
+      throw invalid(file, `line ${i + 2}: ${row.length} cells, the header has ${header.length}`);
+    }
+  });
+  return { header, rows };
 }
 
 function columnIndex(file: string, table: Table, name: string): number {

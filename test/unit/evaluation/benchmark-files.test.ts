@@ -68,6 +68,26 @@ test('a non-numeric value is reported with its line', () => {
   );
 });
 
+test('a row with fewer cells than the header is reported with its line and cell count', () => {
+  const dir = tempDir();
+  const nab = path.join(dir, 'nab.csv');
+  fs.writeFileSync(nab, 'timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:05:00\n');
+  const nabResults = path.join(dir, 'nab-results.csv');
+  fs.writeFileSync(nabResults, 'timestamp,anomaly_score\n2014-07-01 00:00:00\n');
+  const skabResults = path.join(dir, 'skab-results.csv');
+  fs.writeFileSync(skabResults, 'datetime;anomaly;changepoint\n2020-01-01 00:00:00;0\n');
+  for (const [read, file, message] of [
+    [readNabDataCsv, nab, `${nab}: line 3: 1 cells, the header has 2`],
+    [readNabResultsCsv, nabResults, `${nabResults}: line 2: 1 cells, the header has 2`],
+    [readSkabResultsCsv, skabResults, `${skabResults}: line 2: 2 cells, the header has 3`],
+  ] as const) {
+    assert.throws(
+      () => read(file),
+      (e) => isTsadError(e, 'TSAD_ERR_INPUT_INVALID') && e.message === message,
+    );
+  }
+});
+
 test('NAB results are written in NAB layout and read back, with or without a value column', () => {
   const dir = tempDir();
   const file = nabResultsPath(dir, 'tsad', 'realKnownCause/nyc_taxi.csv');
