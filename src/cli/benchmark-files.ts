@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TsadError } from '../errors.ts';
+import { splitCsvRow } from './csv-series.ts';
 import { writeOutputFile } from './write-output-file.ts';
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
@@ -79,8 +80,8 @@ function readTable(file: string, separator: string): Table {
   const lines = csvLines(readText(file));
   const headerLine = lines[0];
   if (headerLine === undefined) throw invalid(file, 'empty file');
-  const header = headerLine.split(separator).map((h) => h.trim());
-  const rows = lines.slice(1).map((line) => line.split(separator));
+  const header = splitCsvRow(headerLine, separator);
+  const rows = lines.slice(1).map((line) => splitCsvRow(line, separator));
   rows.forEach((row, i) => {
     if (row.length < header.length) {
       throw invalid(file, `line ${i + 2}: ${row.length} cells, the header has ${header.length}`);

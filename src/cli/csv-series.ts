@@ -31,7 +31,7 @@ export async function readCsvSeries(file: string, columns?: readonly string[]): 
     throw invalid(`cannot read ${file}: ${errorMessage(error)}`);
   }
   const lines = text.split(/\r?\n/);
-  const header = splitRow(lines[0] ?? '');
+  const header = splitCsvRow(lines[0] ?? '');
   if (header.length === 0 || (header.length === 1 && header[0] === '')) {
     throw invalid(`${file} is empty: expected a header row`);
   }
@@ -63,7 +63,7 @@ export async function readCsvSeries(file: string, columns?: readonly string[]): 
   for (let l = 1; l < lines.length; l++) {
     const line = lines[l]!;
     if (line.trim() === '') continue;
-    const cells = splitRow(line);
+    const cells = splitCsvRow(line);
     if (cells.length !== header.length) {
       throw invalid(
         `${file} line ${l + 1}: ${cells.length} cells, the header has ${header.length}`,
@@ -103,8 +103,12 @@ export async function readCsvSeries(file: string, columns?: readonly string[]): 
  */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-/** Splits one CSV row; double-quoted cells may hold commas and doubled quotes. */
-function splitRow(line: string): string[] {
+/**
+ * Splits one CSV row at `separator` and trims each cell; double-quoted cells
+ * may hold the separator and doubled quotes. Also used for the benchmarks'
+ * files (benchmark-files.ts).
+ */
+export function splitCsvRow(line: string, separator = ','): string[] {
   const cells: string[] = [];
   let cell = '';
   let quoted = false;
@@ -117,7 +121,7 @@ function splitRow(line: string): string[] {
       } else if (ch === '"') quoted = false;
       else cell += ch;
     } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
+    else if (ch === separator) {
       cells.push(cell.trim());
       cell = '';
     } else cell += ch;

@@ -58,6 +58,21 @@ test('a NAB data file with CRLF line ends reads without stray carriage returns',
   assert.deepEqual(series.values, [10844, 8127.5]);
 });
 
+test('quoted cells read as in any CSV, in NAB and SKAB files alike', () => {
+  const dir = tempDir();
+  const nab = path.join(dir, 'nab.csv');
+  fs.writeFileSync(
+    nab,
+    '"timestamp","value"\n"2014-07-01 00:00:00","10844"\n"2014-07-01 00:30:00",8127.5\n',
+  );
+  const series = readNabDataCsv(nab);
+  assert.deepEqual(series.timestampText, ['2014-07-01 00:00:00', '2014-07-01 00:30:00']);
+  assert.deepEqual(series.values, [10844, 8127.5]);
+  const skab = path.join(dir, 'skab.csv');
+  fs.writeFileSync(skab, '"datetime";"anomaly";"changepoint"\n"2020-01-01 00:00:00";"1";0\n');
+  assert.deepEqual([...readSkabResultsCsv(skab).anomaly], [1]);
+});
+
 test('a non-numeric value is reported with its line', () => {
   const dir = tempDir();
   const file = path.join(dir, 'x.csv');
