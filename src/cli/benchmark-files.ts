@@ -43,9 +43,9 @@ function invalid(file: string, message: string): TsadError {
   return new TsadError('TSAD_ERR_INPUT_INVALID', `${file}: ${message}`);
 }
 
-/** Splits a CSV text into lines without `\r` and without a trailing empty line. */
+/** Splits a CSV text at LF, CRLF or a lone CR into lines, without trailing empty lines. */
 function csvLines(text: string): string[] {
-  const lines = text.split('\n').map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
+  const lines = text.split(/\r\n|\r|\n/);
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   return lines;
 }

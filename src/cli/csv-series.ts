@@ -30,7 +30,8 @@ export async function readCsvSeries(file: string, columns?: readonly string[]): 
   } catch (error) {
     throw invalid(`cannot read ${file}: ${errorMessage(error)}`);
   }
-  const lines = text.split(/\r?\n/);
+  // Lines end in LF, CRLF, or CR alone (what Excel for Mac's "Macintosh" CSV writes).
+  const lines = text.split(/\r\n|\r|\n/);
   const header = splitCsvRow(lines[0] ?? '');
   if (header.length === 0 || (header.length === 1 && header[0] === '')) {
     throw invalid(`${file} is empty: expected a header row`);

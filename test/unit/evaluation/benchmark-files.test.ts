@@ -46,16 +46,18 @@ test('benchmark timestamps parse as UTC with or without a fraction, and format b
   assert.ok(Number.isNaN(parseBenchmarkTimestamp('10/04/2014')));
 });
 
-test('a NAB data file with CRLF line ends reads without stray carriage returns', () => {
+test('a NAB data file with CRLF or lone-CR line ends reads without stray carriage returns', () => {
   const dir = tempDir();
   const file = path.join(dir, 'x.csv');
-  fs.writeFileSync(
-    file,
-    'timestamp,value\r\n2014-07-01 00:00:00,10844\r\n2014-07-01 00:30:00,8127.5\r\n',
-  );
-  const series = readNabDataCsv(file);
-  assert.deepEqual(series.timestampText, ['2014-07-01 00:00:00', '2014-07-01 00:30:00']);
-  assert.deepEqual(series.values, [10844, 8127.5]);
+  for (const end of ['\r\n', '\r']) {
+    fs.writeFileSync(
+      file,
+      ['timestamp,value', '2014-07-01 00:00:00,10844', '2014-07-01 00:30:00,8127.5', ''].join(end),
+    );
+    const series = readNabDataCsv(file);
+    assert.deepEqual(series.timestampText, ['2014-07-01 00:00:00', '2014-07-01 00:30:00']);
+    assert.deepEqual(series.values, [10844, 8127.5]);
+  }
 });
 
 test('quoted cells read as in any CSV, in NAB and SKAB files alike', () => {
