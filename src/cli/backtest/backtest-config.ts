@@ -208,8 +208,8 @@ export interface BacktestConfigFile {
 }
 
 /**
- * Reads a YAML or JSON file `{ nab: {...}, skab: {...} }` and merges each
- * section over the defaults (`model` merged field by field, everything else
+ * Reads a YAML or JSON file `{ nab: {...}, skab: {...} }` (empty: the
+ * defaults) and merges each section over the defaults (`model` merged field by field, everything else
  * replaced whole). TSAD_ERR_CONFIG_INVALID for an unreadable file, and for
  * any unknown key or wrong value, every one reported at once with its path
  * (as the daemon's configuration is; the CLI exits with code 2).
@@ -222,7 +222,8 @@ export function readBacktestConfig(file: string | undefined): {
   if (file !== undefined) {
     let raw: unknown;
     try {
-      raw = YAML.parse(fs.readFileSync(file, 'utf8'));
+      // An empty or comment-only file is null: no settings, as for the daemon's config file.
+      raw = YAML.parse(fs.readFileSync(file, 'utf8')) ?? {};
     } catch (cause) {
       throw new TsadError('TSAD_ERR_CONFIG_INVALID', `cannot read backtest config ${file}`, {
         cause,

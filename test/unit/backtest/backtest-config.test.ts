@@ -47,6 +47,12 @@ describe('backtest configuration', () => {
     assert.deepEqual(skabConfigSchema.parse(DEFAULT_SKAB_CONFIG), DEFAULT_SKAB_CONFIG);
   });
 
+  test('an empty or comment-only file gives the defaults, as an empty daemon config does', () => {
+    const defaults = { nab: DEFAULT_NAB_CONFIG, skab: DEFAULT_SKAB_CONFIG };
+    assert.deepEqual(readBacktestConfig(configFile('')), defaults);
+    assert.deepEqual(readBacktestConfig(configFile('# nab:\n#   scoreBatch: 1024\n')), defaults);
+  });
+
   test('merges a valid file over the defaults: model by field, other values whole', () => {
     const { nab, skab } = readBacktestConfig(
       configFile(
