@@ -50,9 +50,10 @@ function csvLines(text: string): string[] {
   return lines;
 }
 
+/** A file's text without a leading UTF-8 BOM (which JSON.parse would reject). */
 function readText(file: string): string {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   } catch (cause) {
     throw new TsadError('TSAD_ERR_INPUT_INVALID', `cannot read ${file}`, { cause });
   }

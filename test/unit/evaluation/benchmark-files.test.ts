@@ -199,6 +199,14 @@ test('NAB labels read as epoch-millisecond windows', () => {
   });
 });
 
+test('NAB labels saved with a UTF-8 BOM read as without one', () => {
+  const file = path.join(tempDir(), 'labels.json');
+  fs.writeFileSync(file, '\uFEFF{"a/b.csv": [["2014-04-10 07:15:00", "2014-04-11 16:45:00"]]}');
+  assert.deepEqual(readNabLabels(file), {
+    'a/b.csv': [[Date.UTC(2014, 3, 10, 7, 15), Date.UTC(2014, 3, 11, 16, 45)]],
+  });
+});
+
 test('a SKAB file reads its 8 channels and float 0/1 labels; results round-trip with derived changepoints', () => {
   const dir = tempDir();
   const data = path.join(dir, 'data', 'valve1', '0.csv');
