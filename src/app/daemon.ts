@@ -251,8 +251,10 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     }
     if (embedded || config.alerts.stdout) alertSinks.push(createStdoutAlertSink(deps.stdout));
     const deadLetters: DeadLetterSink = source.deadLetters ?? {
-      async send(message, reason, detail) {
-        logger.warn({ reason, detail, offset: message.offset }, 'message rejected');
+      async send(letters) {
+        for (const { message, reason, detail } of letters) {
+          logger.warn({ reason, detail, offset: message.offset }, 'message rejected');
+        }
       },
     };
 

@@ -37,6 +37,7 @@ import { microBatch } from './micro-batch.ts';
 import type {
   AlertLike,
   AlertSink,
+  DeadLetter,
   DeadLetterSink,
   PipelineLogger,
   PipelineObserver,
@@ -183,6 +184,15 @@ interface MessageAck {
 /** Scoring calls under way below which a source's flush cuts the partial micro-batch at once. */
 const FLUSH_BELOW = 2;
 
+/**
+ * Dead letters retried in one send at most: this many, and no more than
+ * about DEAD_LETTER_BATCH_BYTES of values and details (one, however large).
+ * The Kafka sink sends a batch as one produce request, whose records for one
+ * partition must fit the dead-letter topic's max.message.bytes (1 MB by default).
+ */
+const DEAD_LETTER_BATCH = 500;
+const DEAD_LETTER_BATCH_BYTES = 512 * 1024;
+
 /** Builds and starts a pipeline. */
 export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipeline {
   const o: PipelineOptions = { ...defaultPipelineOptions, ...deps.options };
@@ -207,6 +217,19 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
   let aborted = false;
   let closed = false;
   const waiters: Array<{ level: number; resolve: () => void }> = [];
+  // Retry loops waiting out a backoff; abort() wakes them.
+  const sleepers = new Set<() => void>();
+  /** Waits `ms`, or until the pipeline is aborted. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      sleepers.add(wake);
+    });
 
   const settle = () => {
     const level = windowsInFlight + sendsInFlight;
@@ -253,44 +276,98 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
   // logged once, and again only after a send got through in between.
   let refusedSends = 0;
 
-  const deadLetter = (
-    message: SourceMessage,
-    reason: Parameters<DeadLetterSink['send']>[1],
-    detail: string,
-  ) => {
+  // Dead letters whose send failed, oldest first. One retry loop sends them
+  // again in batches, so a dead-letter topic that refuses thousands of them
+  // costs one request per retry instead of thousands, and a message rejected
+  // while some wait joins them instead of trying alone. They count as in
+  // flight, so the high-water mark bounds them: the source waits.
+  const stuck: DeadLetter[] = [];
+  let retryingStuck = false;
+  let lastSendError: unknown;
+
+  const noteFailedSend = (error: unknown, attempt: number, letters: number) => {
+    lastSendError = error;
+    if (isTsadError(error) && !error.retriable) {
+      if (refusedSends++ === 0) {
+        logger.error(
+          { err: error },
+          'dead-letter send refused; rejected messages are retried, and their offsets not committed, until the dead-letter topic accepts them',
+        );
+      }
+    } else {
+      logger.warn({ err: error, attempt, letters }, 'dead-letter send failed; retrying');
+    }
+  };
+
+  const written = (letters: readonly DeadLetter[]) => {
+    if (refusedSends > 0) {
+      logger.info({ refusedSends }, 'dead-letter sends accepted again');
+      refusedSends = 0;
+    }
+    for (const letter of letters) letter.message.ack();
+    sendsInFlight -= letters.length;
+    settle();
+  };
+
+  /** The oldest stuck letters, at most DEAD_LETTER_BATCH of them and about DEAD_LETTER_BATCH_BYTES (one at least). */
+  const nextBatch = (): DeadLetter[] => {
+    let end = 0;
+    let bytes = 0;
+    while (end < stuck.length && end < DEAD_LETTER_BATCH) {
+      bytes += letterBytes(stuck[end]!);
+      if (end > 0 && bytes > DEAD_LETTER_BATCH_BYTES) break;
+      end++;
+    }
+    return stuck.slice(0, end);
+  };
+
+  /** Sends the stuck letters again, a batch at a time, backing off while they fail; until aborted. */
+  const retryStuck = async () => {
+    if (retryingStuck) return;
+    retryingStuck = true;
+    let failures = 1;
+    while (stuck.length > 0 && !aborted) {
+      // After a batch got through, the next one goes at once.
+      if (failures > 0) await pause(backoff(failures, o.maxRetryDelayMs));
+      if (aborted) break;
+      const batch = nextBatch();
+      try {
+        await deps.deadLetters.send(batch);
+      } catch (error) {
+        failures++;
+        noteFailedSend(error, failures, batch.length);
+        continue;
+      }
+      stuck.splice(0, batch.length);
+      written(batch);
+      failures = 0;
+    }
+    retryingStuck = false;
+    // Given up at shutdown: never acked, so their offsets are not committed and a restart reads them again.
+    const abandoned = stuck.splice(0);
+    for (let i = 0; i < abandoned.length; i++) {
+      logger.error({ err: lastSendError }, 'dead-letter send abandoned');
+    }
+    sendsInFlight -= abandoned.length;
+    settle();
+  };
+
+  const deadLetter = (letter: DeadLetter) => {
     stats.rejected++;
-    observer.messageRejected(reason);
+    observer.messageRejected(letter.reason);
     sendsInFlight++;
-    const attempt = (n: number): Promise<void> =>
-      deps.deadLetters.send(message, reason, detail).then(
-        () => {
-          if (refusedSends === 0) return;
-          logger.info({ refusedSends }, 'dead-letter sends accepted again');
-          refusedSends = 0;
-        },
-        async (error: unknown) => {
-          if (aborted) throw error;
-          if (isTsadError(error) && !error.retriable) {
-            if (refusedSends++ === 0) {
-              logger.error(
-                { err: error },
-                'dead-letter send refused; rejected messages are retried, and their offsets not committed, until the dead-letter topic accepts them',
-              );
-            }
-          } else {
-            logger.warn({ err: error, attempt: n }, 'dead-letter send failed; retrying');
-          }
-          await sleep(backoff(n, o.maxRetryDelayMs));
-          return attempt(n + 1);
-        },
-      );
-    attempt(1)
-      .then(() => message.ack())
-      .catch((error: unknown) => logger.error({ err: error }, 'dead-letter send abandoned'))
-      .finally(() => {
-        sendsInFlight--;
-        settle();
-      });
+    if (stuck.length > 0) {
+      stuck.push(letter);
+      return;
+    }
+    deps.deadLetters.send([letter]).then(
+      () => written([letter]),
+      (error: unknown) => {
+        noteFailedSend(error, 1, 1);
+        stuck.push(letter);
+        void retryStuck();
+      },
+    );
   };
 
   /**
@@ -531,7 +608,7 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
         typeof message.value === 'string' ? message.value : (message.value ?? null),
       );
       if (!result.ok) {
-        deadLetter(message, result.reason, result.detail);
+        deadLetter({ message, reason: result.reason, detail: result.detail });
         return;
       }
       const readings = result.readings;
@@ -623,6 +700,7 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
     },
     abort() {
       aborted = true;
+      for (const wake of [...sleepers]) wake();
     },
     async close() {
       if (closed) return;
@@ -657,6 +735,12 @@ export function alignChannels(
     for (let c = 0; c < width; c++) data[s * width + c] = window.data[s * width + index[c]!]!;
   }
   return { ...window, channels: target, data };
+}
+
+/** About the bytes a dead letter adds to a batch: its value and detail. */
+function letterBytes({ message, detail }: DeadLetter): number {
+  const value = message.value ?? '';
+  return (typeof value === 'string' ? Buffer.byteLength(value) : value.length) + detail.length;
 }
 
 function backoff(attempt: number, max: number): number {

@@ -150,9 +150,22 @@ export interface AlertLike {
   state: 'firing' | 'resolved';
 }
 
-/** Where rejected messages go with their reason (the dead-letter topic). */
+/** A rejected message with why it was rejected, on its way to the dead-letter topic. */
+export interface DeadLetter {
+  message: SourceMessage;
+  reason: RejectReason;
+  detail: string;
+}
+
+/**
+ * Where rejected messages go with their reason (the dead-letter topic).
+ * `send` writes a batch of them (in one request where it can) and resolves
+ * once every one is written. When it rejects, the caller sends the whole
+ * batch again: some may have been written already, so the dead-letter topic
+ * may hold a record twice, but never misses one whose message was acked.
+ */
 export interface DeadLetterSink {
-  send(message: SourceMessage, reason: RejectReason, detail: string): Promise<void>;
+  send(letters: readonly DeadLetter[]): Promise<void>;
 }
 
 /** A sink of every scored window (InfluxDB). Must not block: queue or drop and count. */

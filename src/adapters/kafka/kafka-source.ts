@@ -21,9 +21,9 @@
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type { Config } from '../../config/schema.ts';
 import type {
+  DeadLetter,
   DeadLetterSink,
   PipelineObserver,
-  RejectReason,
   SourceMessage,
 } from '../../stream/ports.ts';
 import { type KafkaLogger, kafkaError, kafkaErrorType } from './kafka-client.ts';
@@ -292,16 +292,13 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     return committing;
   };
 
-  const sendDeadLetter = (
-    message: SourceMessage,
-    value: Buffer | string | null,
-    headers: Record<string, string>,
-  ) =>
-    producer.send({
-      topic: dlqTopic,
-      acks: -1,
-      messages: [{ key: message.key, value, headers }],
-    });
+  const headersOf = ({ message, reason, detail }: DeadLetter): Record<string, string> => ({
+    [DLQ_HEADERS.reason]: reason,
+    [DLQ_HEADERS.detail]: detail,
+    [DLQ_HEADERS.topic]: message.topic,
+    [DLQ_HEADERS.partition]: String(message.partition),
+    [DLQ_HEADERS.offset]: message.offset,
+  });
 
   /**
    * Sends again a dead-letter record the broker refused as too large (the
@@ -311,14 +308,18 @@ export function createKafkaSource(options: KafkaSourceOptions) {
    * coordinates arrive whole and a header gives the original size, so the
    * offset can be committed; without this the send was retried forever.
    */
-  const sendTruncated = async (message: SourceMessage, headers: Record<string, string>) => {
+  const sendTruncated = async (letter: DeadLetter) => {
+    const { message } = letter;
     const value =
       typeof message.value === 'string'
         ? Buffer.from(message.value)
         : (message.value ?? Buffer.alloc(0));
-    const cutHeaders = { ...headers, [DLQ_HEADERS.originalValueBytes]: String(value.length) };
+    const headers = {
+      ...headersOf(letter),
+      [DLQ_HEADERS.originalValueBytes]: String(value.length),
+    };
     let otherBytes = message.key === null ? 0 : Buffer.byteLength(message.key);
-    for (const [name, text] of Object.entries(cutHeaders)) {
+    for (const [name, text] of Object.entries(headers)) {
       otherBytes += Buffer.byteLength(name) + Buffer.byteLength(text);
     }
     const fitsConfigured = config.kafka.maxMessageBytes - otherBytes - RECORD_OVERHEAD_BYTES;
@@ -326,7 +327,11 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     for (;;) {
       kept = fitsConfigured < kept ? Math.max(0, fitsConfigured) : Math.floor(kept / 2);
       try {
-        await sendDeadLetter(message, value.subarray(0, kept), cutHeaders);
+        await producer.send({
+          topic: dlqTopic,
+          acks: -1,
+          messages: [{ key: message.key, value: value.subarray(0, kept), headers }],
+        });
         break;
       } catch (error) {
         if (kept > 0 && isTooLarge(error)) continue;
@@ -350,19 +355,25 @@ export function createKafkaSource(options: KafkaSourceOptions) {
   };
 
   const deadLetters: DeadLetterSink = {
-    async send(message: SourceMessage, reason: RejectReason, detail: string) {
-      const headers = {
-        [DLQ_HEADERS.reason]: reason,
-        [DLQ_HEADERS.detail]: detail,
-        [DLQ_HEADERS.topic]: message.topic,
-        [DLQ_HEADERS.partition]: String(message.partition),
-        [DLQ_HEADERS.offset]: message.offset,
-      };
+    /**
+     * One produce request for the batch. A batch refused as too large goes
+     * again one record at a time, each cut if it is too large alone.
+     */
+    async send(letters) {
       try {
-        await sendDeadLetter(message, message.value, headers);
+        await producer.send({
+          topic: dlqTopic,
+          acks: -1,
+          messages: letters.map((letter) => ({
+            key: letter.message.key,
+            value: letter.message.value,
+            headers: headersOf(letter),
+          })),
+        });
       } catch (error) {
         if (!isTooLarge(error)) throw kafkaError(`dead-letter send to ${dlqTopic} failed`, error);
-        await sendTruncated(message, headers);
+        if (letters.length === 1) await sendTruncated(letters[0]!);
+        else for (const letter of letters) await deadLetters.send([letter]);
       }
     },
   };

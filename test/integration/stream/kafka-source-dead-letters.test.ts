@@ -3,7 +3,8 @@
  * dead-letter topic arrives with its value cut and the source offset is
  * committed; a refusal of another kind (a compacted dead-letter topic and a
  * message without a key) is logged once, holds the offset back, and the
- * message arrives once the topic accepts it. An in-process daemon with a
+ * message arrives once the topic accepts it; many refused records are retried
+ * in a few produce requests, not one each. An in-process daemon with a
  * stand-in model: only malformed messages are sent.
  */
 import assert from 'node:assert/strict';
@@ -11,9 +12,12 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { pino } from 'pino';
-import { createDaemon, type Daemon } from '../../../src/app/daemon.ts';
+import { createKafkaClient, createKafkaSource } from '../../../src/adapters/kafka/index.ts';
+import { createDaemon, type Daemon, type DaemonSource } from '../../../src/app/daemon.ts';
 import { loadConfig } from '../../../src/config/load-config.ts';
+import type { Config } from '../../../src/config/schema.ts';
 import type { SensorWindow, WindowScore, WindowScorer } from '../../../src/detector/index.ts';
+import { nullObserver } from '../../../src/stream/ports.ts';
 import { randomName, services, waitFor } from '../../harness/services.ts';
 import {
   committedOffsets,
@@ -49,8 +53,8 @@ function recordingLogger() {
   return { logger: pino({ level: 'info' }, stream), lines };
 }
 
-function startDaemon(topic: string, groupId: string, logger = testLogger): Daemon {
-  const config = loadConfig({
+function daemonConfig(topic: string, groupId: string): Config {
+  return loadConfig({
     env: {},
     flags: {
       kafka: {
@@ -71,14 +75,41 @@ function startDaemon(topic: string, groupId: string, logger = testLogger): Daemo
       shutdown: { timeoutMs: 5_000 },
     },
   });
+}
+
+function startDaemon(
+  topic: string,
+  groupId: string,
+  logger = testLogger,
+  source?: DaemonSource,
+): Daemon {
   return createDaemon({
-    config,
+    config: daemonConfig(topic, groupId),
     logger,
     stdout: new Writable({ write: (_chunk, _encoding, done) => done() }),
     scorer,
     scoreInWorker: false,
+    ...(source ? { source } : {}),
   });
 }
+
+/** The daemon's Kafka source, on a client whose producers count the Produce requests they make. */
+function countingSource(config: Config, logger: pino.Logger) {
+  const kafka = createKafkaClient(config, logger);
+  const produceRequests = { count: 0 };
+  const producer = kafka.producer.bind(kafka);
+  kafka.producer = (options) => {
+    const made = producer(options);
+    made.on(made.events.REQUEST, ({ payload }) => {
+      if (payload.apiName === 'Produce') produceRequests.count++;
+    });
+    return made;
+  };
+  const source = createKafkaSource({ config, kafka, logger, observer: nullObserver });
+  return { source, produceRequests };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('dead-letter records the broker refuses', () => {
   let kafka: Kafka;
@@ -202,7 +233,7 @@ describe('dead-letter records the broker refuses', () => {
       what: 'the refusal logged',
       timeoutMs: 30_000,
     });
-    // Each of the 3 messages is tried again after 0.1, 0.2, 0.4 and 0.8 s.
+    // The 3 messages are tried again, together, after 0.1, 0.2, 0.4 and 0.8 s.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     // Said once: no warning or error line repeats, tsad's or kafkajs'.
     const loud = lines.filter((l) => l.level >= 40).map((l) => l.msg);
@@ -221,5 +252,118 @@ describe('dead-letter records the broker refuses', () => {
       'not json 2',
     ]);
     assert.equal(lines.filter((l) => l.msg === 'dead-letter sends accepted again').length, 1);
+  });
+
+  it('retries many refused records in a few produce requests, not one each, and delivers each once accepted', async () => {
+    const topic = randomName('dlq-batch');
+    const groupId = randomName('tsad');
+    const dlqTopic = `${topic}.dlq`;
+    const count = 300;
+    await createTopic(admin, topic, 1);
+    dlqTopics.push(dlqTopic);
+    await admin.createTopics({
+      topics: [
+        {
+          topic: dlqTopic,
+          numPartitions: 1,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
+      ],
+      waitForLeaders: true,
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: count }, (_, i) => ({ key: null, value: `not json ${i}` })),
+    });
+    await producer.disconnect();
+
+    const { logger, lines } = recordingLogger();
+    const { source, produceRequests } = countingSource(daemonConfig(topic, groupId), logger);
+    const daemon = startDaemon(topic, groupId, logger, source);
+    daemons.push(daemon);
+    await daemon.start();
+    await waitFor(
+      () => (lines.some((l) => l.msg.startsWith('dead-letter send refused')) ? true : undefined),
+      { what: 'the refusal logged', timeoutMs: 30_000 },
+    );
+    // Past every record's first attempt, while the refused records are retried.
+    await sleep(3_000);
+    const before = produceRequests.count;
+    await sleep(3_000);
+    const retries = produceRequests.count - before;
+    assert.ok(
+      retries <= 6,
+      `${retries} produce requests in 3 s of retrying ${count} refused records`,
+    );
+    assert.equal((await committedOffsets(admin, groupId, topic)).get(0), 0);
+
+    await acceptEverything(dlqTopic);
+    await committedTo(groupId, topic, count);
+    const records = await readTopic(kafka, dlqTopic, count, 10_000);
+    assert.equal(records.length, count);
+    assert.equal(new Set(records.map((r) => r.value)).size, count);
+  });
+
+  it('sends a retried batch the topic refuses as too large one record at a time, each whole if it fits', async () => {
+    const topic = randomName('dlq-split');
+    const groupId = randomName('tsad');
+    const dlqTopic = `${topic}.dlq`;
+    const count = 20;
+    await createTopic(admin, topic, 1);
+    dlqTopics.push(dlqTopic);
+    // Refuses every keyless record first (compacted); then only records over 2 KiB.
+    await admin.createTopics({
+      topics: [
+        {
+          topic: dlqTopic,
+          numPartitions: 1,
+          configEntries: [
+            { name: 'cleanup.policy', value: 'compact' },
+            { name: 'max.message.bytes', value: '2048' },
+          ],
+        },
+      ],
+      waitForLeaders: true,
+    });
+    const values = Array.from({ length: count }, (_, i) => `not json ${i} ${'x'.repeat(600)}`);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: values.map((value) => ({ key: null, value })),
+    });
+    await producer.disconnect();
+
+    const { logger, lines } = recordingLogger();
+    const daemon = startDaemon(topic, groupId, logger);
+    daemons.push(daemon);
+    await daemon.start();
+    await waitFor(
+      () => (lines.some((l) => l.msg.startsWith('dead-letter send refused')) ? true : undefined),
+      { what: 'the refusal logged', timeoutMs: 30_000 },
+    );
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: kafkajs.ConfigResourceTypes.TOPIC,
+          name: dlqTopic,
+          configEntries: [
+            { name: 'cleanup.policy', value: 'delete' },
+            { name: 'max.message.bytes', value: '2048' },
+          ],
+        },
+      ],
+    });
+    await committedTo(groupId, topic, count);
+    const records = await readTopic(kafka, dlqTopic, count, 10_000);
+    assert.deepEqual(records.map((r) => r.value).sort(), [...values].sort());
+    assert.ok(records.every((r) => r.headers['tsad-original-value-bytes'] === undefined));
+    // The batch of 20 (about 13 kB) was refused as a whole before.
+    assert.ok(lines.some((l) => /larger than the max message size/.test(l.msg)));
   });
 });

@@ -10,6 +10,7 @@ import {
 } from '../../../src/stream/pipeline.ts';
 import {
   type AlertLike,
+  type DeadLetterSink,
   nullObserver,
   type PipelineLogger,
   type PipelineObserver,
@@ -112,6 +113,8 @@ function setup(
     alertFailures?: number;
     /** Sends the dead-letter topic refuses (a non-retriable error) before it accepts them. */
     deadLetterRefusals?: number;
+    /** In place of the dead-letter sink that `dead` records. */
+    deadLetters?: DeadLetterSink;
     logger?: PipelineLogger;
     options?: Partial<PipelineOptions>;
   } = {},
@@ -156,13 +159,13 @@ function setup(
         alerts.push(...events);
       },
     },
-    deadLetters: {
-      async send(m, reason) {
+    deadLetters: overrides.deadLetters ?? {
+      async send(letters) {
         if (deadLetterRefusals > 0) {
           deadLetterRefusals--;
           throw new TsadError('TSAD_ERR_KAFKA', 'not authorized', { retriable: false });
         }
-        dead.push({ offset: m.offset, reason });
+        for (const { message: m, reason } of letters) dead.push({ offset: m.offset, reason });
       },
     },
     observer,
@@ -250,6 +253,92 @@ describe('pipeline', () => {
       'error: dead-letter send refused; rejected messages are retried, and their offsets not committed, until the dead-letter topic accepts them',
       'info: dead-letter sends accepted again',
     ]);
+  });
+
+  it('sends dead letters again in batches of at most 500 while the topic refuses them, and acks each once written', async (t) => {
+    let refusing = true;
+    const calls: number[] = [];
+    const written: string[] = [];
+    const { pipeline } = setup({
+      deadLetters: {
+        async send(letters) {
+          calls.push(letters.length);
+          if (refusing) throw new TsadError('TSAD_ERR_KAFKA', 'refused', { retriable: false });
+          for (const { message: m } of letters) written.push(m.offset);
+        },
+      },
+      options: { maxRetryDelayMs: 5_000 },
+    });
+    t.after(() => pipeline.abort());
+    const acked: number[] = [];
+    for (let offset = 0; offset < 1_200; offset++) pipeline.push(message(offset, 'x', acked));
+    // Each is tried once on its own; the refused ones are retried together, first after 0.1 s.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.deepEqual(calls.splice(0, 1_200), Array(1_200).fill(1));
+    assert.deepEqual(calls, [500]);
+    assert.deepEqual(acked, []);
+    refusing = false;
+    await pipeline.waitIdle();
+    // The refused batch again, then the rest.
+    assert.deepEqual(calls, [500, 500, 500, 200]);
+    assert.equal(written.length, 1_200);
+    assert.equal(new Set(written).size, 1_200);
+    assert.equal(acked.length, 1_200);
+    await pipeline.close();
+  });
+
+  it('bounds a retried batch of dead letters to about 512 KiB of values, one letter at least', async (t) => {
+    let refusing = true;
+    const retried: number[] = [];
+    const { pipeline } = setup({
+      deadLetters: {
+        async send(letters) {
+          if (refusing) throw new TsadError('TSAD_ERR_KAFKA', 'refused', { retriable: false });
+          retried.push(letters.length);
+        },
+      },
+      options: { maxRetryDelayMs: 5_000 },
+    });
+    t.after(() => pipeline.abort());
+    const acked: number[] = [];
+    for (let offset = 0; offset < 7; offset++) {
+      pipeline.push(message(offset, 'x'.repeat(200_000), acked));
+    }
+    pipeline.push(message(7, 'y'.repeat(600_000), acked));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    refusing = false;
+    await pipeline.waitIdle();
+    // Two of 200 kB fit under 512 KiB, a third does not; 600 kB goes alone.
+    assert.deepEqual(retried, [2, 2, 2, 1, 1]);
+    assert.equal(acked.length, 8);
+    await pipeline.close();
+  });
+
+  it('queues a message rejected while dead letters wait instead of sending it alone', async (t) => {
+    let refusing = true;
+    const calls: number[] = [];
+    const { pipeline } = setup({
+      deadLetters: {
+        async send(letters) {
+          calls.push(letters.length);
+          if (refusing) throw new TsadError('TSAD_ERR_KAFKA', 'refused', { retriable: false });
+        },
+      },
+      options: { maxRetryDelayMs: 5_000 },
+    });
+    t.after(() => pipeline.abort());
+    const acked: number[] = [];
+    for (const offset of [0, 1, 2]) pipeline.push(message(offset, 'x', acked));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    pipeline.push(message(3, 'x', acked));
+    refusing = false;
+    await pipeline.waitIdle();
+    assert.deepEqual(calls, [1, 1, 1, 4]);
+    assert.deepEqual(
+      acked.sort((a, b) => a - b),
+      [0, 1, 2, 3],
+    );
+    await pipeline.close();
   });
 
   it('rejects readings whose channels differ from the loaded model', async () => {
