@@ -41,6 +41,7 @@ import type {
   DeadLetterSink,
   PipelineLogger,
   PipelineObserver,
+  RejectReason,
   ScoredWindowSink,
   SourceMessage,
 } from './ports.ts';
@@ -345,11 +346,39 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
     retryingStuck = false;
     // Given up at shutdown: never acked, so their offsets are not committed and a restart reads them again.
     const abandoned = stuck.splice(0);
-    for (let i = 0; i < abandoned.length; i++) {
-      logger.error({ err: lastSendError }, 'dead-letter send abandoned');
-    }
+    if (abandoned.length > 0) logAbandoned(abandoned);
     sendsInFlight -= abandoned.length;
     settle();
+  };
+
+  /**
+   * One line for the dead letters given up at shutdown, however many: how
+   * many, why they were rejected, and where they are in the input (first and
+   * last offset per partition), so an operator can find them again.
+   */
+  const logAbandoned = (letters: readonly DeadLetter[]) => {
+    const reasons: Partial<Record<RejectReason, number>> = {};
+    const partitions: Record<
+      string,
+      { messages: number; firstOffset: string; lastOffset: string }
+    > = {};
+    for (const { message, reason } of letters) {
+      reasons[reason] = (reasons[reason] ?? 0) + 1;
+      const origin = `${message.topic}:${message.partition}`;
+      const seen = partitions[origin];
+      const offset = message.offset;
+      if (seen === undefined) {
+        partitions[origin] = { messages: 1, firstOffset: offset, lastOffset: offset };
+        continue;
+      }
+      seen.messages++;
+      if (Number(offset) < Number(seen.firstOffset)) seen.firstOffset = offset;
+      if (Number(offset) > Number(seen.lastOffset)) seen.lastOffset = offset;
+    }
+    logger.error(
+      { err: lastSendError, messages: letters.length, reasons, partitions },
+      `dead-letter sends abandoned at shutdown: ${letters.length} rejected messages not written to the dead-letter topic; their offsets are not committed, so the next start reads them again`,
+    );
   };
 
   const deadLetter = (letter: DeadLetter) => {

@@ -366,4 +366,56 @@ describe('dead-letter records the broker refuses', () => {
     // The batch of 20 (about 13 kB) was refused as a whole before.
     assert.ok(lines.some((l) => /larger than the max message size/.test(l.msg)));
   });
+
+  it('gives up the records still refused at a stop in one summary line, and leaves their offsets uncommitted', async () => {
+    const topic = randomName('dlq-stop');
+    const groupId = randomName('tsad');
+    const dlqTopic = `${topic}.dlq`;
+    const count = 300;
+    await createTopic(admin, topic, 1);
+    dlqTopics.push(dlqTopic);
+    await admin.createTopics({
+      topics: [
+        {
+          topic: dlqTopic,
+          numPartitions: 1,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
+      ],
+      waitForLeaders: true,
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: count }, (_, i) => ({ key: null, value: `not json ${i}` })),
+    });
+    await producer.disconnect();
+
+    const { logger, lines } = recordingLogger();
+    const daemon = startDaemon(topic, groupId, logger);
+    daemons.push(daemon);
+    await daemon.start();
+    await waitFor(
+      () => (lines.some((l) => l.msg.startsWith('dead-letter send refused')) ? true : undefined),
+      { what: 'the refusal logged', timeoutMs: 30_000 },
+    );
+    await sleep(1_000);
+    const report = await daemon.stop();
+
+    assert.deepEqual(report.abandoned, [`drain pipeline (${count} windows or sends given up)`]);
+    assert.equal(lines.filter((l) => l.msg === 'dead-letter send abandoned').length, 0);
+    const summaries = lines.filter((l) => l.msg.startsWith('dead-letter sends abandoned'));
+    assert.equal(summaries.length, 1);
+    const summary = summaries[0] as unknown as Record<string, unknown>;
+    assert.equal(summary['level'], 50);
+    assert.equal(summary['messages'], count);
+    assert.deepEqual(summary['reasons'], { not_json: count });
+    assert.deepEqual(summary['partitions'], {
+      [`${topic}:0`]: { messages: count, firstOffset: '0', lastOffset: String(count - 1) },
+    });
+    assert.match((summary['err'] as { message: string }).message, /INVALID_RECORD/);
+    assert.equal((await committedOffsets(admin, groupId, topic)).get(0), 0);
+  });
 });

@@ -341,6 +341,53 @@ describe('pipeline', () => {
     await pipeline.close();
   });
 
+  it('gives up dead letters still refused when aborted in one summary line: count, reasons, partitions with their first and last offsets', async (t) => {
+    const logged: Array<{
+      level: string;
+      text: string | undefined;
+      fields: Record<string, unknown>;
+    }> = [];
+    const record = (level: string) => (fields: object, text?: string) =>
+      logged.push({ level, text, fields: fields as Record<string, unknown> });
+    const logger: PipelineLogger = {
+      info: record('info'),
+      warn: record('warn'),
+      error: record('error'),
+    };
+    const { pipeline } = setup({
+      deadLetters: {
+        async send() {
+          throw new TsadError('TSAD_ERR_KAFKA', 'refused', { retriable: false });
+        },
+      },
+      options: { maxRetryDelayMs: 5_000 },
+      logger,
+    });
+    t.after(() => pipeline.close());
+    const acked: number[] = [];
+    for (let offset = 10; offset < 40; offset++) pipeline.push(message(offset, 'x', acked, 0));
+    for (let offset = 5; offset < 25; offset++) {
+      pipeline.push(message(offset, { sensor: 's', ts: 1 }, acked, 1));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    pipeline.abort();
+    await pipeline.waitIdle();
+    assert.deepEqual(acked, []);
+    const abandoned = logged.filter((l) => l.text?.startsWith('dead-letter sends abandoned'));
+    assert.equal(abandoned.length, 1, JSON.stringify(logged.map((l) => l.text)));
+    assert.equal(logged.filter((l) => l.text === 'dead-letter send abandoned').length, 0);
+    const [line] = abandoned;
+    assert.equal(line?.level, 'error');
+    assert.match(line?.text ?? '', /50 rejected messages/);
+    assert.equal((line?.fields['err'] as Error | undefined)?.message, 'refused');
+    assert.deepEqual(line?.fields['messages'], 50);
+    assert.deepEqual(line?.fields['reasons'], { not_json: 30, missing_field: 20 });
+    assert.deepEqual(line?.fields['partitions'], {
+      'in:0': { messages: 30, firstOffset: '10', lastOffset: '39' },
+      'in:1': { messages: 20, firstOffset: '5', lastOffset: '24' },
+    });
+  });
+
   it('rejects readings whose channels differ from the loaded model', async () => {
     const { pipeline, dead } = setup();
     pipeline.push(message(0, { sensor: 's', ts: 1, values: { a: 1, b: 2 } }, []));
