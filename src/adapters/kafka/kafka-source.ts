@@ -18,7 +18,7 @@
  *   reason and the source topic, partition and offset; a record too large
  *   for that topic goes with its value cut.
  */
-import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type { Config } from '../../config/schema.ts';
 import type {
   DeadLetter,
@@ -72,6 +72,13 @@ const YIELD_EVERY = 100;
 /** How often acknowledged offsets are committed (and at shutdown). */
 const COMMIT_INTERVAL_MS = 1_000;
 
+/**
+ * How often the brokers are asked for the high watermark and the group's
+ * committed offset of every assigned partition (and at each assignment), for
+ * the lag of partitions no batch comes from.
+ */
+const OFFSETS_REFRESH_MS = 5_000;
+
 export interface KafkaSourceOptions {
   config: Config;
   kafka: Kafka;
@@ -95,8 +102,14 @@ export class PartitionTracker {
   private next = -1;
   private pending = 0;
   committed = -1;
-  /** The partition's high watermark at its last fetch; -1 before the first. */
+  /** The partition's highest high watermark seen, at a fetch or asked of the broker; -1 before any. */
   highWatermark = -1;
+  /**
+   * Where consuming the partition starts (the group's committed offset, else
+   * its first or next offset as `kafka.fromBeginning` says), as last asked of
+   * the broker; -1 before. Lag counts from it while no offset has been handed over.
+   */
+  startOffset = -1;
 
   add(offset: number): void {
     if (this.pending === 0 && offset >= this.next) {
@@ -222,8 +235,13 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
   });
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  // Retried by the next refresh, not by kafkajs.
+  const admin: Admin = kafka.admin({ retry: { retries: 0 } });
   const trackers = new Map<string, PartitionTracker>();
   let assigned = new Set<string>();
+  /** Counts group joins, so an offsets refresh can tell its answers are from before the last one. */
+  let assignments = 0;
+  let refreshing = false;
   let connected = false;
   let stopping = false;
   let paused = false;
@@ -238,6 +256,7 @@ export function createKafkaSource(options: KafkaSourceOptions) {
   // Readings released by the pipeline's stale timer after a partition's last
   // batch are acked with no batch left to commit them: a timer commits those.
   let commitTimer: NodeJS.Timeout | undefined;
+  let refreshTimer: NodeJS.Timeout | undefined;
 
   const key = (partition: number) => `${topic}:${partition}`;
   const trackerOf = (partition: number) => {
@@ -252,18 +271,64 @@ export function createKafkaSource(options: KafkaSourceOptions) {
   const partitionOf = (origin: string) => Number(origin.slice(topic.length + 1));
 
   /**
-   * Lag of every assigned partition: its high watermark at its last fetch
-   * minus the next offset to commit. Reported at each commit, so it stays
-   * current while no batch arrives (the consumer paused at the high-water
-   * mark, a dead-letter send holding a partition's commits back); only the
-   * messages produced since the last fetch are missing from it then.
+   * Lag of every assigned partition: its high watermark minus the next offset
+   * to commit (before any offset was handed over, where consuming it starts).
+   * Reported at each commit, so it stays current while no batch arrives (the
+   * consumer paused at the high-water mark, a dead-letter send holding a
+   * partition's commits back), and the watermark is asked of the broker every
+   * OFFSETS_REFRESH_MS, so messages produced meanwhile count too.
    */
   const reportLag = () => {
-    for (const [origin, tracker] of trackers) {
-      if (!assigned.has(origin) || tracker.highWatermark < 0) continue;
-      const lag = tracker.highWatermark - tracker.committable();
-      observer.consumerLag(topic, partitionOf(origin), Math.max(0, lag));
+    for (const origin of assigned) {
+      const tracker = trackers.get(origin);
+      if (tracker === undefined || tracker.highWatermark < 0) continue;
+      const position = tracker.committable() >= 0 ? tracker.committable() : tracker.startOffset;
+      if (position < 0) continue;
+      observer.consumerLag(
+        topic,
+        partitionOf(origin),
+        Math.max(0, tracker.highWatermark - position),
+      );
     }
+  };
+
+  /**
+   * Asks the brokers for every assigned partition's high watermark and the
+   * group's committed offset. kafkajs calls the batch handler only for
+   * partitions with messages to fetch: without this, a partition that had
+   * none since its committed offset had no lag series at all, and one whose
+   * batches are not being handled showed the watermark of its last batch.
+   * A refresh that fails is logged at debug level; the next one tries again.
+   */
+  const refreshOffsets = async () => {
+    if (refreshing || stopping) return;
+    refreshing = true;
+    const generation = assignments;
+    try {
+      const [watermarks, groupOffsets] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        admin.fetchOffsets({ groupId: config.kafka.groupId, topics: [topic] }),
+      ]);
+      const committedOffsets = new Map(
+        (groupOffsets[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
+      );
+      // After a rebalance meanwhile the answers may be about partitions no longer ours.
+      for (const { partition, high, low } of generation === assignments ? watermarks : []) {
+        if (stopping || !assigned.has(key(partition))) continue;
+        const tracker = trackerOf(partition);
+        tracker.highWatermark = Math.max(tracker.highWatermark, Number(high));
+        const committed = committedOffsets.get(partition) ?? -1;
+        tracker.startOffset =
+          committed >= 0 ? committed : Number(config.kafka.fromBeginning ? low : high);
+      }
+      reportLag();
+    } catch (error) {
+      logger.debug({ err: error }, 'consumer lag: asking the brokers for offsets failed');
+    } finally {
+      refreshing = false;
+    }
+    // The partitions of a rebalance meanwhile are asked about at once.
+    if (generation !== assignments) void refreshOffsets();
   };
 
   /** Commits every partition whose position advanced; serialised so commits never reorder. */
@@ -383,6 +448,7 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     const revoked = [...assigned].filter((origin) => !next.has(origin));
     const added = [...next].filter((origin) => !assigned.has(origin));
     assigned = next;
+    assignments++;
     if (revoked.length > 0) {
       const gone = new Set(revoked);
       const sensors = pipeline.revoke((origin) => gone.has(origin));
@@ -454,7 +520,7 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     pipeline.flush();
     // Lag is reported at each commit, from the committed side: these
     // messages count until they are acked.
-    tracker.highWatermark = Number(batch.highWatermark);
+    tracker.highWatermark = Math.max(tracker.highWatermark, Number(batch.highWatermark));
     // No commit here: the timer commits what is acked every COMMIT_INTERVAL_MS
     // (and shutdown the rest). A commit after every batch meant about 135
     // OffsetCommit requests a second at 25,000 readings/s, more than fetches,
@@ -471,6 +537,7 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     async start(pipeline: PipelineInput, gate: () => Promise<void>) {
       try {
         await producer.connect();
+        await admin.connect();
         await consumer.connect();
         connected = true;
         // kafkajs restarts a consumer that crashed on a retriable error (a
@@ -479,6 +546,7 @@ export function createKafkaSource(options: KafkaSourceOptions) {
         consumer.on(consumer.events.GROUP_JOIN, (event) => {
           connected = true;
           onAssignment(pipeline, event.payload.memberAssignment);
+          void refreshOffsets();
         });
         consumer.on(consumer.events.CRASH, (event) => {
           const { error, restart } = event.payload;
@@ -494,6 +562,8 @@ export function createKafkaSource(options: KafkaSourceOptions) {
         await consumer.subscribe({ topics: [topic], fromBeginning: config.kafka.fromBeginning });
         commitTimer = setInterval(() => void commit(), COMMIT_INTERVAL_MS);
         commitTimer.unref();
+        refreshTimer = setInterval(() => void refreshOffsets(), OFFSETS_REFRESH_MS);
+        refreshTimer.unref();
         await consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
@@ -508,6 +578,7 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     async stopConsuming() {
       stopping = true;
       clearInterval(commitTimer);
+      clearInterval(refreshTimer);
       if (connected && !paused) {
         paused = true;
         consumer.pause([{ topic }]);
@@ -517,10 +588,14 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     async close() {
       stopping = true;
       clearInterval(commitTimer);
+      clearInterval(refreshTimer);
       await committing;
       await consumer
         .disconnect()
         .catch((error: unknown) => logger.warn({ err: error }, 'consumer disconnect failed'));
+      await admin
+        .disconnect()
+        .catch((error: unknown) => logger.warn({ err: error }, 'admin disconnect failed'));
       await producer
         .disconnect()
         .catch((error: unknown) => logger.warn({ err: error }, 'producer disconnect failed'));

@@ -34,7 +34,17 @@ function fakeKafka() {
     disconnect: async () => {},
   };
   const producer = { connect: async () => {}, disconnect: async () => {}, send: async () => {} };
-  const kafka = { consumer: () => consumer, producer: () => producer } as unknown as Kafka;
+  const admin = {
+    connect: async () => {},
+    disconnect: async () => {},
+    fetchTopicOffsets: async () => [],
+    fetchOffsets: async () => [],
+  };
+  const kafka = {
+    consumer: () => consumer,
+    producer: () => producer,
+    admin: () => admin,
+  } as unknown as Kafka;
   const emit = (name: string, payload: unknown = {}) => {
     for (const listener of listeners.get(name) ?? []) listener({ payload });
   };
