@@ -18,6 +18,7 @@ import {
   createKafkaAlertSink,
   createKafkaClient,
   createKafkaSource,
+  type KafkaAlertSink,
 } from '../adapters/kafka/index.ts';
 import { createMetrics, type Metrics } from '../adapters/metrics/create-metrics.ts';
 import { createMetricsServer, type MetricsServer } from '../adapters/metrics/metrics-server.ts';
@@ -67,6 +68,8 @@ export interface DaemonSource {
   commit(): Promise<void>;
   close(): Promise<void>;
   connected(): boolean | 'not_configured';
+  /** True while a send of the source (Kafka: to the DLQ topic) has waited too long for the brokers. */
+  sendsStalled?(): boolean;
   /** Dead-letter sink of the source (Kafka: the DLQ topic). */
   deadLetters?: DeadLetterSink;
 }
@@ -187,6 +190,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
             backlogPerSensor: embeddedBacklog(config),
           }));
 
+    let kafkaAlerts: KafkaAlertSink<AlertEvent> | undefined;
     if (config.metrics.enabled) {
       metricsServer = createMetricsServer({
         host: config.metrics.host,
@@ -194,6 +198,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         registry: metrics.registry,
         health: () => ({
           kafkaConnected: source.connected(),
+          kafkaSendsStalled:
+            (kafkaAlerts?.stalled() ?? false) || (source.sendsStalled?.() ?? false),
           modelLoaded: models.current() !== null,
         }),
       });
@@ -244,10 +250,15 @@ export function createDaemon(deps: DaemonDeps): Daemon {
 
     const alertSinks: AlertSink<AlertEvent>[] = [];
     if (kafka) {
-      const kafkaAlerts = createKafkaAlertSink<AlertEvent>(kafka, config.kafka.alertTopic);
-      await kafkaAlerts.connect();
-      teardown.push('disconnect alert producer', () => kafkaAlerts.disconnect());
-      alertSinks.push(kafkaAlerts);
+      const sink = createKafkaAlertSink<AlertEvent>(kafka, config.kafka.alertTopic, {
+        logger,
+        observer: metrics,
+        stalledAfterMs: config.kafka.sendStalledAfterMs,
+      });
+      await sink.connect();
+      teardown.push('disconnect alert producer', () => sink.disconnect());
+      alertSinks.push(sink);
+      kafkaAlerts = sink;
     }
     if (embedded || config.alerts.stdout) alertSinks.push(createStdoutAlertSink(deps.stdout));
     const deadLetters: DeadLetterSink = source.deadLetters ?? {

@@ -98,6 +98,11 @@ const kafka = z
       .boolean()
       .default(false)
       .describe('A new consumer group starts at the earliest offset instead of the latest.'),
+    sendStalledAfterMs: int(1)
+      .default(30000)
+      .describe(
+        'An alert or dead-letter send the brokers have not acknowledged after this long (kafkajs retries it without limit) is logged as a warning, again each such period, and makes /readyz answer 503.',
+      ),
   })
   .prefault({});
 

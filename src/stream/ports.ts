@@ -65,7 +65,15 @@ export interface PipelineObserver {
   forgetSensor?(sensor: string): void;
   /** A training run ended; `loss` is the final validation loss when it succeeded. Optional. */
   trainingRun?(outcome: TrainingOutcome, seconds: number, loss?: number): void;
+  /**
+   * Sends of a producer not acknowledged yet, and how long the oldest has
+   * waited (0 when none); reported every second by the Kafka producers. Optional.
+   */
+  pendingSends?(producer: ProducerName, sends: number, oldestSeconds: number): void;
 }
+
+/** Which producer a send went through: the alert topic's or the dead-letter topic's. Bounded set: metric label. */
+export type ProducerName = 'alerts' | 'dead_letters';
 
 /** How a training run ended. Bounded set: metric label. */
 export type TrainingOutcome = 'success' | 'failure' | 'rejected';

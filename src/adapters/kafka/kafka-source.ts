@@ -27,6 +27,7 @@ import type {
   SourceMessage,
 } from '../../stream/ports.ts';
 import { type KafkaLogger, kafkaError, kafkaErrorType } from './kafka-client.ts';
+import { createSendWatch } from './send-watch.ts';
 
 /** What the source needs of the pipeline (src/stream/pipeline.ts fits). */
 export interface PipelineInput {
@@ -235,6 +236,13 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
   });
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const deadLetterSends = createSendWatch({
+    producer: 'dead_letters',
+    topic: dlqTopic,
+    stalledAfterMs: config.kafka.sendStalledAfterMs,
+    logger,
+    observer,
+  });
   // Retried by the next refresh, not by kafkajs.
   const admin: Admin = kafka.admin({ retry: { retries: 0 } });
   const trackers = new Map<string, PartitionTracker>();
@@ -392,11 +400,13 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     for (;;) {
       kept = fitsConfigured < kept ? Math.max(0, fitsConfigured) : Math.floor(kept / 2);
       try {
-        await producer.send({
-          topic: dlqTopic,
-          acks: -1,
-          messages: [{ key: message.key, value: value.subarray(0, kept), headers }],
-        });
+        await deadLetterSends.track(
+          producer.send({
+            topic: dlqTopic,
+            acks: -1,
+            messages: [{ key: message.key, value: value.subarray(0, kept), headers }],
+          }),
+        );
         break;
       } catch (error) {
         if (kept > 0 && isTooLarge(error)) continue;
@@ -426,15 +436,17 @@ export function createKafkaSource(options: KafkaSourceOptions) {
      */
     async send(letters) {
       try {
-        await producer.send({
-          topic: dlqTopic,
-          acks: -1,
-          messages: letters.map((letter) => ({
-            key: letter.message.key,
-            value: letter.message.value,
-            headers: headersOf(letter),
-          })),
-        });
+        await deadLetterSends.track(
+          producer.send({
+            topic: dlqTopic,
+            acks: -1,
+            messages: letters.map((letter) => ({
+              key: letter.message.key,
+              value: letter.message.value,
+              headers: headersOf(letter),
+            })),
+          }),
+        );
       } catch (error) {
         if (!isTooLarge(error)) throw kafkaError(`dead-letter send to ${dlqTopic} failed`, error);
         if (letters.length === 1) await sendTruncated(letters[0]!);
@@ -596,6 +608,7 @@ export function createKafkaSource(options: KafkaSourceOptions) {
       await admin
         .disconnect()
         .catch((error: unknown) => logger.warn({ err: error }, 'admin disconnect failed'));
+      deadLetterSends.close();
       await producer
         .disconnect()
         .catch((error: unknown) => logger.warn({ err: error }, 'producer disconnect failed'));
@@ -603,6 +616,8 @@ export function createKafkaSource(options: KafkaSourceOptions) {
       resolveEnded();
     },
     connected: () => connected,
+    /** True while a dead-letter send has waited `kafka.sendStalledAfterMs` or longer for the brokers. */
+    sendsStalled: () => deadLetterSends.stalled(),
     /** Messages handed to the pipeline and not yet acked, per partition (for tests and debugging). */
     inFlight: () => Object.fromEntries([...trackers].map(([origin, t]) => [origin, t.inFlight])),
   };

@@ -9,6 +9,7 @@ import client, { type Counter, Registry } from 'prom-client';
 import type {
   DropReason,
   PipelineObserver,
+  ProducerName,
   RejectReason,
   SinkDropReason,
   SinkErrorKind,
@@ -84,6 +85,7 @@ const SINK_ERROR_KINDS = labelValues<SinkErrorKind>({
   rejected: true,
   other: true,
 });
+const PRODUCERS = labelValues<ProducerName>({ alerts: true, dead_letters: true });
 
 function labelValues<T extends string>(all: Record<T, true>): readonly T[] {
   return Object.keys(all) as T[];
@@ -180,6 +182,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
     name: 'tsad_consumer_lag_messages',
     help: 'Messages between the next offset to commit and the high watermark, per assigned partition.',
     labelNames: ['topic', 'partition'],
+    registers,
+  });
+  const sendsPending = new client.Gauge({
+    name: 'tsad_kafka_sends_pending',
+    help: 'Kafka sends not acknowledged by the brokers yet, by producer (alerts, dead_letters).',
+    labelNames: ['producer'],
+    registers,
+  });
+  const oldestPendingSend = new client.Gauge({
+    name: 'tsad_kafka_oldest_pending_send_seconds',
+    help: 'How long the oldest Kafka send not acknowledged yet has waited, by producer; 0 when none.',
+    labelNames: ['producer'],
     registers,
   });
 
@@ -313,6 +327,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
   zeroLabels(influxDropped, 'reason', SINK_DROP_REASONS);
   zeroLabels(influxErrors, 'kind', SINK_ERROR_KINDS);
   influxQueue.set(0);
+  for (const producer of PRODUCERS) {
+    sendsPending.set({ producer }, 0);
+    oldestPendingSend.set({ producer }, 0);
+  }
 
   const influx: SinkObserver = {
     pointsWritten(count) {
@@ -360,6 +378,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     forgetPartition(topic, partition) {
       lag.remove({ topic, partition: String(partition) });
+    },
+    pendingSends(producer, sends, oldestSeconds) {
+      if (!PRODUCERS.includes(producer) || !isAmount(sends) || !isAmount(oldestSeconds)) return;
+      sendsPending.set({ producer }, sends);
+      oldestPendingSend.set({ producer }, oldestSeconds);
     },
     thresholdValue(sensor, threshold, score) {
       // +Infinity is a threshold still warming up: the window was scored all the same.

@@ -1,8 +1,8 @@
 /**
  * The daemon's HTTP endpoint for operators and orchestrators: `/metrics` for
  * Prometheus, `/healthz` (the process answers) and `/readyz` (it can do its
- * job: Kafka connected, a model loaded). Plain node:http, because three routes
- * do not need a framework.
+ * job: Kafka connected and acknowledging sends, a model loaded). Plain
+ * node:http, because three routes do not need a framework.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +13,8 @@ import { errorMessage, TsadError } from '../../errors.ts';
 export interface HealthReport {
   /** Kafka consumer connected; 'not_configured' in the embedded mode (no Kafka at all). */
   kafkaConnected: boolean | 'not_configured';
+  /** An alert or dead-letter send has waited `kafka.sendStalledAfterMs` or longer for the brokers. */
+  kafkaSendsStalled: boolean;
   modelLoaded: boolean;
 }
 
@@ -39,6 +41,7 @@ export interface ReadinessBody {
   ready: boolean;
   checks: {
     kafka: 'connected' | 'disconnected' | 'not_configured';
+    kafkaSends: 'ok' | 'stalled';
     model: 'loaded' | 'missing';
   };
 }
@@ -51,8 +54,12 @@ export function readiness(report: HealthReport): ReadinessBody {
       : report.kafkaConnected
         ? 'connected'
         : 'disconnected';
+  const kafkaSends = report.kafkaSendsStalled ? 'stalled' : 'ok';
   const model = report.modelLoaded ? 'loaded' : 'missing';
-  return { ready: kafka !== 'disconnected' && model === 'loaded', checks: { kafka, model } };
+  return {
+    ready: kafka !== 'disconnected' && kafkaSends === 'ok' && model === 'loaded',
+    checks: { kafka, kafkaSends, model },
+  };
 }
 
 /**

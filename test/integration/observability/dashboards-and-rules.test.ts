@@ -61,7 +61,11 @@ describe('dashboards and alert rules against real Prometheus and InfluxDB', () =
       host: '127.0.0.1',
       port: 0,
       registry: metrics.registry,
-      health: () => ({ kafkaConnected: 'not_configured', modelLoaded: true }),
+      health: () => ({
+        kafkaConnected: 'not_configured',
+        kafkaSendsStalled: false,
+        modelLoaded: true,
+      }),
     });
     const { port } = await server.start();
     sink = createInfluxSink(

@@ -164,7 +164,7 @@ describe('tsad run (embedded) with real Prometheus and InfluxDB', () => {
     const ready = await fetch(`${metricsUrl}/readyz`);
     assert.deepEqual(await ready.json(), {
       ready: true,
-      checks: { kafka: 'not_configured', model: 'loaded' },
+      checks: { kafka: 'not_configured', kafkaSends: 'ok', model: 'loaded' },
     });
   });
 

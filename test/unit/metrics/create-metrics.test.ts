@@ -127,6 +127,21 @@ describe('createMetrics', () => {
     );
   });
 
+  it('reports the Kafka sends pending and the age of the oldest per producer, at 0 from the start', async () => {
+    const metrics = createMetrics({ topSensors: 0, defaultMetrics: false });
+    for (const producer of ['alerts', 'dead_letters']) {
+      assert.equal(await value(metrics, 'tsad_kafka_sends_pending', { producer }), 0);
+      assert.equal(await value(metrics, 'tsad_kafka_oldest_pending_send_seconds', { producer }), 0);
+    }
+    metrics.pendingSends('dead_letters', 3, 42.5);
+    assert.equal(await value(metrics, 'tsad_kafka_sends_pending', { producer: 'dead_letters' }), 3);
+    assert.equal(
+      await value(metrics, 'tsad_kafka_oldest_pending_send_seconds', { producer: 'dead_letters' }),
+      42.5,
+    );
+    assert.equal(await value(metrics, 'tsad_kafka_sends_pending', { producer: 'alerts' }), 0);
+  });
+
   it('removes the lag series of a partition that is forgotten (revoked)', async () => {
     const metrics = createMetrics({ topSensors: 0, defaultMetrics: false });
     metrics.consumerLag('readings', 0, 10);
@@ -265,6 +280,8 @@ describe('createMetrics', () => {
       metrics.influx.pointsWritten(-3);
       metrics.influx.pointsDropped('queue_full', Number.NaN);
       metrics.influx.writeFailed('weird' as never);
+      metrics.pendingSends('bogus' as never, 1, 1);
+      metrics.pendingSends('alerts', -1, Number.NaN);
     });
     assert.equal(await value(metrics, 'tsad_windows_scored_total'), 0);
     assert.equal(
@@ -278,6 +295,7 @@ describe('createMetrics', () => {
     assert.equal((await series(metrics, 'tsad_model_info')).length, 0);
     assert.equal(await value(metrics, 'tsad_influx_write_errors_total', { kind: 'other' }), 1);
     const text = await metrics.registry.metrics();
-    assert.doesNotMatch(text, /bogus|pending|weird/);
+    assert.doesNotMatch(text, /bogus|"pending"|weird/);
+    assert.equal(await value(metrics, 'tsad_kafka_sends_pending', { producer: 'alerts' }), 0);
   });
 });

@@ -8,7 +8,9 @@ import {
 } from '../../../src/adapters/metrics/metrics-server.ts';
 import { isTsadError } from '../../../src/errors.ts';
 
-function setup(health: HealthReport = { kafkaConnected: true, modelLoaded: true }) {
+function setup(
+  health: HealthReport = { kafkaConnected: true, kafkaSendsStalled: false, modelLoaded: true },
+) {
   const metrics = createMetrics({ topSensors: 0, defaultMetrics: false });
   const state = { ...health };
   const server = createMetricsServer({
@@ -51,7 +53,11 @@ describe('createMetricsServer', () => {
   });
 
   it('answers /healthz with 200 whatever the readiness', async () => {
-    const { server } = setup({ kafkaConnected: false, modelLoaded: false });
+    const { server } = setup({
+      kafkaConnected: false,
+      kafkaSendsStalled: false,
+      modelLoaded: false,
+    });
     const { port } = await server.start();
     try {
       const response = await fetch(`http://127.0.0.1:${port}/healthz`);
@@ -62,8 +68,12 @@ describe('createMetricsServer', () => {
     }
   });
 
-  it('answers /readyz 200 only with Kafka connected (or not configured) and a model loaded', async () => {
-    const { server, state } = setup({ kafkaConnected: false, modelLoaded: false });
+  it('answers /readyz 200 only with Kafka connected (or not configured), no send stalled and a model loaded', async () => {
+    const { server, state } = setup({
+      kafkaConnected: false,
+      kafkaSendsStalled: false,
+      modelLoaded: false,
+    });
     const { port } = await server.start();
     const ready = async () => {
       const response = await fetch(`http://127.0.0.1:${port}/readyz`);
@@ -72,22 +82,40 @@ describe('createMetricsServer', () => {
     try {
       assert.deepEqual(await ready(), {
         status: 503,
-        body: { ready: false, checks: { kafka: 'disconnected', model: 'missing' } },
+        body: {
+          ready: false,
+          checks: { kafka: 'disconnected', kafkaSends: 'ok', model: 'missing' },
+        },
       });
       state.modelLoaded = true;
       assert.deepEqual(await ready(), {
         status: 503,
-        body: { ready: false, checks: { kafka: 'disconnected', model: 'loaded' } },
+        body: {
+          ready: false,
+          checks: { kafka: 'disconnected', kafkaSends: 'ok', model: 'loaded' },
+        },
       });
       state.kafkaConnected = true;
       assert.deepEqual(await ready(), {
         status: 200,
-        body: { ready: true, checks: { kafka: 'connected', model: 'loaded' } },
+        body: { ready: true, checks: { kafka: 'connected', kafkaSends: 'ok', model: 'loaded' } },
       });
+      state.kafkaSendsStalled = true;
+      assert.deepEqual(await ready(), {
+        status: 503,
+        body: {
+          ready: false,
+          checks: { kafka: 'connected', kafkaSends: 'stalled', model: 'loaded' },
+        },
+      });
+      state.kafkaSendsStalled = false;
       state.kafkaConnected = 'not_configured';
       assert.deepEqual(await ready(), {
         status: 200,
-        body: { ready: true, checks: { kafka: 'not_configured', model: 'loaded' } },
+        body: {
+          ready: true,
+          checks: { kafka: 'not_configured', kafkaSends: 'ok', model: 'loaded' },
+        },
       });
       state.modelLoaded = false;
       assert.equal((await ready()).status, 503);
@@ -176,7 +204,7 @@ describe('createMetricsServer', () => {
         host: '127.0.0.1',
         port,
         registry: metrics.registry,
-        health: () => ({ kafkaConnected: true, modelLoaded: true }),
+        health: () => ({ kafkaConnected: true, kafkaSendsStalled: false, modelLoaded: true }),
       });
       await assert.rejects(second.start(), (error) => isTsadError(error, 'TSAD_ERR_SERVICE_START'));
       await second.stop();
@@ -188,9 +216,26 @@ describe('createMetricsServer', () => {
 
 describe('readiness', () => {
   it('is ready only when every check passes', () => {
-    assert.equal(readiness({ kafkaConnected: true, modelLoaded: true }).ready, true);
-    assert.equal(readiness({ kafkaConnected: 'not_configured', modelLoaded: true }).ready, true);
-    assert.equal(readiness({ kafkaConnected: false, modelLoaded: true }).ready, false);
-    assert.equal(readiness({ kafkaConnected: true, modelLoaded: false }).ready, false);
+    assert.equal(
+      readiness({ kafkaConnected: true, kafkaSendsStalled: false, modelLoaded: true }).ready,
+      true,
+    );
+    assert.equal(
+      readiness({ kafkaConnected: 'not_configured', kafkaSendsStalled: false, modelLoaded: true })
+        .ready,
+      true,
+    );
+    assert.equal(
+      readiness({ kafkaConnected: false, kafkaSendsStalled: false, modelLoaded: true }).ready,
+      false,
+    );
+    assert.equal(
+      readiness({ kafkaConnected: true, kafkaSendsStalled: false, modelLoaded: false }).ready,
+      false,
+    );
+    assert.equal(
+      readiness({ kafkaConnected: true, kafkaSendsStalled: true, modelLoaded: true }).ready,
+      false,
+    );
   });
 });
