@@ -218,7 +218,7 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
   let aborted = false;
   let closed = false;
   const waiters: Array<{ level: number; resolve: () => void }> = [];
-  // Retry loops waiting out a backoff; abort() wakes them.
+  // Retry loops (dead letters, alert delivery) waiting out a backoff; abort() wakes them.
   const sleepers = new Set<() => void>();
   /** Waits `ms`, or until the pipeline is aborted. */
   const pause = (ms: number) =>
@@ -429,7 +429,8 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
           { err: error, attempt: n, alerts: events.length },
           'alert delivery failed; retrying',
         );
-        await sleep(backoff(n, o.maxRetryDelayMs));
+        await pause(backoff(n, o.maxRetryDelayMs));
+        if (aborted) throw error;
       }
     }
   };

@@ -471,6 +471,35 @@ describe('pipeline', () => {
     await pipeline.close();
   });
 
+  it('gives up alert delivery as soon as it is aborted, not after the backoff under way', async () => {
+    const failures: number[] = [];
+    const logger: PipelineLogger = {
+      ...quiet,
+      warn: (_fields, text) => {
+        if (text === 'alert delivery failed; retrying') failures.push(Date.now());
+      },
+    };
+    const { pipeline, alerts } = setup({
+      alertFailures: 1_000,
+      logger,
+      options: { maxRetryDelayMs: 5_000 },
+    });
+    const acked: number[] = [];
+    for (const [i, v] of [1, 2, 300].entries())
+      pipeline.push(message(i, { sensor: 's', ts: i, value: v }, acked));
+    // The 5th failure is followed by a 1.6 s wait.
+    while (failures.length < 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    const aborted = Date.now();
+    pipeline.abort();
+    await pipeline.waitIdle();
+    const took = Date.now() - aborted;
+    assert.ok(took < 500, `idle ${took} ms after the abort`);
+    assert.equal(failures.length, 5, 'no attempt after the abort');
+    assert.deepEqual(alerts, []);
+    assert.ok(!acked.includes(2), `the message of the undelivered alert stays un-acked: ${acked}`);
+    await pipeline.close();
+  });
+
   it('gives windows to the cold-start collector while no model is loaded', async () => {
     const { pipeline, unscored, detector } = setup({ scorer: undefined });
     const acked: number[] = [];
