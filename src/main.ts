@@ -1,12 +1,15 @@
 /**
  * Process entry point of the `tsad` command and the only place that traps
- * signals: SIGINT/SIGTERM abort the shutdown signal that long-running commands
- * watch; a second signal exits at once. Imported by nothing.
+ * signals: SIGINT/SIGTERM/SIGHUP abort the shutdown signal that long-running
+ * commands watch; a second signal exits at once. SIGHUP (the terminal closed)
+ * is trapped too because Node's default for it ends the process on the spot,
+ * skipping the daemon's shutdown: no commit, registry lock left behind.
+ * Imported by nothing.
  */
 import { runCli } from './cli/cli.ts';
 
 const shutdown = new AbortController();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
     if (shutdown.signal.aborted) process.exit(130);
     shutdown.abort(signal);

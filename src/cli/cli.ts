@@ -62,7 +62,7 @@ export async function runCli(argv: string[], context: Partial<CliContext> = {}):
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    // A command stopped by SIGINT/SIGTERM rejects with the signal's reason (its name).
+    // A command stopped by SIGINT/SIGTERM/SIGHUP rejects with the signal's reason (its name).
     if (full.shutdownSignal.aborted && error === full.shutdownSignal.reason) {
       full.stderr.write(`tsad: stopped by ${String(error)} before finishing\n`);
       return EXIT.failure;

@@ -5,7 +5,7 @@
 
 /** What main.ts hands every command: the signal that asks it to stop. */
 export interface CliContext {
-  /** Aborted on SIGINT/SIGTERM; long-running commands stop gracefully. */
+  /** Aborted on SIGINT/SIGTERM/SIGHUP; long-running commands stop gracefully. */
   shutdownSignal: AbortSignal;
   /** Where a command writes its results (stdout by default). */
   stdout: NodeJS.WritableStream;

@@ -2,7 +2,7 @@
  * `tsad run`: the monitoring daemon. With brokers it consumes the input topic
  * in a consumer group and produces alerts to the alert topic; without any it
  * runs embedded on the built-in simulator and prints alerts on stdout. It
- * stops gracefully when main.ts aborts the shutdown signal (SIGINT/SIGTERM)
+ * stops gracefully when main.ts aborts the shutdown signal (SIGINT/SIGTERM/SIGHUP)
  * and exits 0 if the teardown finished within `shutdown.timeoutMs`.
  */
 import type { Command } from 'commander';

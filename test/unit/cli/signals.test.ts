@@ -71,6 +71,19 @@ before(() => {
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+describe('SIGHUP stops the daemon gracefully', () => {
+  test('tsad run (embedded) runs its shutdown steps and exits 0', async () => {
+    const run = await stopWhen(
+      ['run', '--metrics-port', '0'],
+      (stderr) => stderr.includes('daemon started'),
+      'SIGHUP',
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /"reason":"signal SIGHUP"/);
+    assert.match(run.stderr, /"msg":"daemon stopped"/);
+  });
+});
+
 describe('SIGTERM stops a long-running command', () => {
   test('tsad train stops at the next epoch, writes no model and exits 1', async () => {
     const csv = path.join(dir, 'train.csv');
