@@ -74,8 +74,8 @@ export function configReferenceMarkdown(): string {
     '',
     '```text',
     'tsad: invalid configuration (2 problems):',
-    '  - window.stride = 64 (from env TSAD_WINDOW_STRIDE): must be at most window.size (32)',
     '  - kafka.bokers (from file tsad.yaml): unknown setting in kafka; did you mean "brokers"?',
+    '  - window.stride = 64 (from env TSAD_WINDOW_STRIDE): must be at most window.size (32)',
     '```',
     '',
     "Unknown keys in the file are errors. Brokers are `host:port` with a port from 1 to 65535 and a host name or IPv4 address (kafkajs reads the host up to the first `:`, so it cannot use an IPv6 literal such as `[::1]:9092`). Topic names follow Kafka's rule: 1 to 249 letters, digits, `.`, `_` and `-`, other than `.` and `..`.",
@@ -88,7 +88,7 @@ export function configReferenceMarkdown(): string {
         .join(', ') +
       ') masked; its YAML output is a valid config file.',
     '',
-    'Logs (`log.level`, `log.format`) go to **stderr**, always: stdout carries command results and, in the embedded mode, the alert lines, so `tsad run > alerts.txt` keeps only alerts. `log.format: json` writes one JSON object per line (`level` as a name, ISO `time`, `name`, `msg`, fields); `pretty` writes readable lines; `auto` (the default) is pretty when stderr is a terminal and JSON otherwise. Progress of long work (training, backtests, `tsad simulate`) also goes to stderr: a bar on a terminal, a plain line every few seconds otherwise.',
+    'Logs (`log.level`, `log.format`) go to **stderr**, always: stdout carries command results and the alert lines of `tsad run` (`alerts.stdout`, on by default, with Kafka as in the embedded mode), so `tsad run > alerts.txt` keeps only alerts. `log.format: json` writes one JSON object per line (`level` as a name, ISO `time`, `name`, `msg`, fields); `pretty` writes readable lines; `auto` (the default) is pretty when stderr is a terminal and JSON otherwise. Progress of long work (training, backtests, `tsad simulate`) also goes to stderr: a bar on a terminal, a plain line every few seconds otherwise.',
     '',
   ];
   const sections = new Map<string, string[][]>();
