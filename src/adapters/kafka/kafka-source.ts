@@ -80,6 +80,15 @@ const COMMIT_INTERVAL_MS = 1_000;
  */
 const OFFSETS_REFRESH_MS = 5_000;
 
+/**
+ * How long the input topic may take to appear at start. A broker that creates
+ * topics on demand answers the first metadata request for a new topic with
+ * UNKNOWN_TOPIC_OR_PARTITION while it creates it, and kafkajs gives up at once
+ * (it retries only LEADER_NOT_AVAILABLE), so the subscription is asked again.
+ */
+const SUBSCRIBE_ATTEMPTS = 20;
+const SUBSCRIBE_RETRY_MS = 250;
+
 export interface KafkaSourceOptions {
   config: Config;
   kafka: Kafka;
@@ -571,7 +580,19 @@ export function createKafkaSource(options: KafkaSourceOptions) {
         consumer.on(consumer.events.DISCONNECT, () => {
           connected = false;
         });
-        await consumer.subscribe({ topics: [topic], fromBeginning: config.kafka.fromBeginning });
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await consumer.subscribe({
+              topics: [topic],
+              fromBeginning: config.kafka.fromBeginning,
+            });
+            break;
+          } catch (error) {
+            const unknown = kafkaErrorType(error) === 'UNKNOWN_TOPIC_OR_PARTITION';
+            if (!unknown || attempt >= SUBSCRIBE_ATTEMPTS) throw error;
+            await new Promise((resolve) => setTimeout(resolve, SUBSCRIBE_RETRY_MS));
+          }
+        }
         commitTimer = setInterval(() => void commit(), COMMIT_INTERVAL_MS);
         commitTimer.unref();
         refreshTimer = setInterval(() => void refreshOffsets(), OFFSETS_REFRESH_MS);
