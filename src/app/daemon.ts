@@ -238,6 +238,9 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       await scoring?.close();
     });
     if (loaded) checkModelChannels(config.input.channels, loaded, loadedFrom);
+    if (loaded && embedded && deps.source === undefined) {
+      checkSimulatorChannels(config.simulator.channels, loaded, loadedFrom);
+    }
     if (loaded) metrics.modelLoaded(loaded.version, modelCreatedAt(loaded));
     // Loaded into the scoring worker before the first batch, not during it.
     started = true;
@@ -489,6 +492,26 @@ function checkModelChannels(expected: readonly string[], model: WindowScorer, fr
     `input.channels is [${expected.join(', ')}] but the model ${model.version} (${from}) has the channels ` +
       `[${actual.join(', ')}]: set input.channels to the model's channels in this order, leave it empty, ` +
       'or load a model trained on these channels',
+  );
+}
+
+/**
+ * In the embedded mode the built-in simulator is the input: a model without
+ * its channels (in any order: windows hold them sorted) would have every
+ * simulated reading dead-lettered as unknown_channel, so it is a config error.
+ */
+function checkSimulatorChannels(
+  simulated: readonly string[],
+  model: WindowScorer,
+  from: string,
+): void {
+  const names = (channels: readonly string[]) => [...channels].sort().join(', ');
+  if (names(simulated) === names(model.channels)) return;
+  throw new TsadError(
+    'TSAD_ERR_CONFIG_INVALID',
+    `simulator.channels is [${simulated.join(', ')}] but the model ${model.version} (${from}) has the channels ` +
+      `[${model.channels.join(', ')}]: in embedded mode (no kafka.brokers) every simulated reading would be ` +
+      "dead-lettered as unknown_channel; set simulator.channels to the model's channels, or load a model trained on the simulator",
   );
 }
 

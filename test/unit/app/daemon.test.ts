@@ -284,6 +284,49 @@ describe('daemon', () => {
     }
   });
 
+  it('refuses at start, in embedded mode, a model without the simulator channels (exit 2)', async () => {
+    await initBackend({ prefer: 'cpu' });
+    const dir = tempDir('tsad-daemon-');
+    try {
+      const model = await trainAutoencoder(windowsFromSeries(periodicSeries(40), 1, 4), {
+        windowSize: 4,
+        hiddenUnits: [4],
+        codeSize: 2,
+        maxEpochs: 1,
+        seed: 1,
+      });
+      const modelDir = path.join(dir, 'model');
+      await model.save(modelDir);
+      model.dispose();
+      const args = (channels: string) => [
+        ...['run', '--model', modelDir, '--set', `simulator.channels=${channels}`],
+        ...['--set', 'window.size=4', '--set', 'model.backend=cpu'],
+        ...['--set', 'metrics.enabled=false', '--set', 'log.level=silent'],
+      ];
+      const stderr = sink();
+      const code = await runCli(args('temp,vibration'), {
+        // Only to end the run if it did start.
+        shutdownSignal: AbortSignal.timeout(3_000),
+        stdout: sink().stream,
+        stderr: stderr.stream,
+      });
+      assert.equal(code, 2, stderr.text());
+      assert.match(
+        stderr.text(),
+        /^tsad: simulator\.channels is \[temp, vibration\] but the model \S+ \(model\.path .+\) has the channels \[value\]/,
+      );
+      // The model's own channel runs.
+      const ok = await runCli(args('value'), {
+        shutdownSignal: AbortSignal.timeout(1_000),
+        stdout: sink().stream,
+        stderr: sink().stream,
+      });
+      assert.equal(ok, 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a second daemon on the same model registry as a config error (exit 2) while the first runs', async () => {
     const registryDir = path.join(tempDir('tsad-daemon-'), 'registry');
     const daemon = (registry: string) =>
