@@ -218,7 +218,7 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
   let aborted = false;
   let closed = false;
   const waiters: Array<{ level: number; resolve: () => void }> = [];
-  // Retry loops (dead letters, alert delivery) waiting out a backoff; abort() wakes them.
+  // Retry loops (dead letters, alert delivery, scoring) waiting out a backoff; abort() wakes them.
   const sleepers = new Set<() => void>();
   /** Waits `ms`, or until the pipeline is aborted. */
   const pause = (ms: number) =>
@@ -413,7 +413,8 @@ export function createPipeline<E extends AlertLike>(deps: PipelineDeps<E>): Pipe
         const retriable = !isTsadError(error) || error.retriable;
         if (!retriable || n >= o.scoreAttempts || aborted) throw error;
         logger.warn({ err: error, attempt: n }, 'scoring failed; retrying');
-        await sleep(backoff(n, o.maxRetryDelayMs));
+        await pause(backoff(n, o.maxRetryDelayMs));
+        if (aborted) throw error;
       }
     }
   };
@@ -775,8 +776,4 @@ function letterBytes({ message, detail }: DeadLetter): number {
 
 function backoff(attempt: number, max: number): number {
   return Math.min(max, 100 * 2 ** (attempt - 1));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

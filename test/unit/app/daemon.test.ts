@@ -471,4 +471,58 @@ describe('daemon', () => {
     assert.ok(report.completed.includes('commit offsets'), JSON.stringify(report));
     assert.deepEqual(report.abandoned, ['drain pipeline (1 windows or sends given up)']);
   });
+
+  it('gives up a send waiting to retry at the budget, so the steps after the drain still run', async () => {
+    const config = loadConfig({
+      env: {},
+      flags: {
+        window: { size: 4, stride: 1 },
+        metrics: { enabled: false },
+        retraining: { enabled: false },
+        shutdown: { timeoutMs: 1_500 },
+      },
+    });
+    let attempts = 0;
+    // A dead-letter topic that refuses every send at once: the retries back
+    // off 0.1, 0.2, 0.4, 0.8, 1.6, 3.2 s, so after the sixth attempt the send
+    // waits 3.2 s, far past the abort (budget - 0.5 s) and the budget.
+    const source: DaemonSource = {
+      kind: 'simulator',
+      ended: new Promise(() => {}),
+      async start(pipeline) {
+        pipeline.push({
+          topic: 't',
+          partition: 0,
+          offset: '0',
+          key: 's',
+          value: 'not json',
+          ack() {},
+        });
+      },
+      async stopConsuming() {},
+      async commit() {},
+      async close() {},
+      connected: () => 'not_configured',
+      deadLetters: {
+        async send() {
+          attempts++;
+          throw new Error('broker away');
+        },
+      },
+    };
+    const daemon = createDaemon({
+      config,
+      logger: pino({ level: 'silent' }),
+      stdout: new Writable({ write: (_chunk, _encoding, done) => done() }),
+      source,
+      scorer,
+    });
+    await daemon.start();
+    while (attempts < 6) await new Promise((resolve) => setTimeout(resolve, 10));
+    const report = await daemon.stop();
+    assert.equal(attempts, 6, 'no send after the abort');
+    assert.ok(report.completed.includes('commit offsets'), JSON.stringify(report));
+    assert.ok(report.completed.includes('close input'), JSON.stringify(report));
+    assert.deepEqual(report.abandoned, ['drain pipeline (1 windows or sends given up)']);
+  });
 });

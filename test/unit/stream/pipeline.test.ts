@@ -471,6 +471,35 @@ describe('pipeline', () => {
     await pipeline.close();
   });
 
+  it('gives up a failing scoring call as soon as it is aborted, not after the backoff under way', async () => {
+    const scorer = fakeScorer();
+    scorer.failNext = 1_000;
+    const failures: number[] = [];
+    const logger: PipelineLogger = {
+      ...quiet,
+      warn: (_fields, text) => {
+        if (text === 'scoring failed; retrying') failures.push(Date.now());
+      },
+    };
+    const { pipeline } = setup({
+      scorer,
+      logger,
+      options: { maxRetryDelayMs: 5_000, scoreAttempts: 1_000 },
+    });
+    const acked: number[] = [];
+    for (const [i, v] of [1, 2, 3].entries())
+      pipeline.push(message(i, { sensor: 's', ts: i, value: v }, acked));
+    // The 5th failure is followed by a 1.6 s wait.
+    while (failures.length < 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    const aborted = Date.now();
+    pipeline.abort();
+    await pipeline.waitIdle();
+    const took = Date.now() - aborted;
+    assert.ok(took < 500, `idle ${took} ms after the abort`);
+    assert.equal(scorer.calls, 5, 'no scoring call after the abort');
+    await pipeline.close();
+  });
+
   it('gives up alert delivery as soon as it is aborted, not after the backoff under way', async () => {
     const failures: number[] = [];
     const logger: PipelineLogger = {
