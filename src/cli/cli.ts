@@ -2,6 +2,7 @@
  * The `tsad` command line: one commander program with a subcommand per file in
  * ./commands. Each command module exports `register(program, context)`.
  */
+import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isTsadError, systemReason } from '../errors.ts';
 import { registerBacktest } from './commands/backtest.ts';
@@ -19,10 +20,16 @@ import { helpWithDefaults } from './help.ts';
 
 export { type CliContext, EXIT } from './context.ts';
 
+/** tsad's version, as package.json gives it. */
+export const TSAD_VERSION: string = JSON.parse(
+  fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+).version;
+
 /** Builds the program; exported so tests can inspect the commands and options. */
 export function buildProgram(context: CliContext): Command {
   const program = new Command('tsad')
     .description('Streaming time-series anomaly detector (LSTM autoencoder on Kafka streams)')
+    .version(TSAD_VERSION, '-V, --version', 'print the version of tsad')
     .showHelpAfterError()
     .configureHelp(helpWithDefaults)
     .exitOverride()

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { Command } from 'commander';
@@ -41,7 +42,7 @@ describe('tsad --help', () => {
       const text = await help(path);
       const optionLines = text.split('Options:')[1] ?? '';
       for (const option of command.options) {
-        if (option.long === '--help') continue;
+        if (option.long === '--help' || option.long === '--version') continue;
         const start = optionLines.indexOf(option.flags);
         assert.ok(start >= 0, `${path.join(' ')} ${option.flags} listed`);
         const next = command.options
@@ -54,6 +55,22 @@ describe('tsad --help', () => {
           `tsad ${path.join(' ')} ${option.flags}`,
         );
       }
+    }
+  });
+
+  it('prints the version of package.json with --version and -V, exit 0', async () => {
+    const { version } = JSON.parse(
+      readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const stdout = new PassThrough();
+      let out = '';
+      stdout.on('data', (c) => {
+        out += c;
+      });
+      const code = await runCli([flag], { stdout, stderr: new PassThrough() });
+      assert.equal(code, 0);
+      assert.equal(out, `${version}\n`);
     }
   });
 });
