@@ -16,11 +16,18 @@ import { Help, type Option } from 'commander';
 export const helpWithDefaults: Partial<Help> = {
   optionDescription(this: Help, option: Option): string {
     const base = Help.prototype.optionDescription.call(this, option);
+    const takesValue = option.required || option.optional;
+    // A flag's default as commander prints it (false/true) in the words of the others (off/on).
+    if (!takesValue && /\(default: (false|true)\)$/.test(base)) {
+      return base.replace(
+        /\(default: (false|true)\)$/,
+        (_m, v) => `(default: ${v === 'true' ? 'on' : 'off'})`,
+      );
+    }
     if (/\bdefault\b|\brequired\b/i.test(base)) return base;
     if (option.mandatory) return `${base} (required)`;
     if (option.negate) return `${base} (default: on)`;
     if (option.long === '--help' || option.long === '--version') return base;
-    const takesValue = option.required || option.optional;
     return `${base} (default: ${takesValue ? 'none' : 'off'})`;
   },
 };

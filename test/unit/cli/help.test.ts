@@ -73,4 +73,16 @@ describe('tsad --help', () => {
       assert.equal(out, `${version}\n`);
     }
   });
+
+  it('says a flag is off or on by default, never false or true', async () => {
+    for (const command of commands(program)) {
+      if (command.commands.length > 0 && command !== program) continue;
+      const path: string[] = [];
+      for (let c: Command | null = command; c !== null && c !== program; c = c.parent)
+        path.unshift(c.name());
+      const text = (await help(path)).replace(/\s+/g, ' ');
+      assert.doesNotMatch(text, /\(default: (false|true)\)/, `tsad ${path.join(' ')} --help`);
+    }
+    assert.match((await help(['train'])).replace(/\s+/g, ' '), /--worker .*\(default: off\)/);
+  });
 });
