@@ -16,6 +16,8 @@ export interface ConfigFlag {
   flags: string;
   /** Dotted path of the setting it sets. */
   path: string;
+  /** What the flag means for this command, where the setting's own description (the daemon's) would mislead. */
+  description?: string;
 }
 
 /** Shortcut flags most commands that talk to services want. */
@@ -52,7 +54,7 @@ export function addConfigOptions(command: Command, shortcuts: readonly ConfigFla
       setting.defaultValue === undefined ? 'unset' : JSON.stringify(setting.defaultValue);
     command.option(
       shortcut.flags,
-      `${setting.description} [${shortcut.path}, ${setting.envVar}] (default: ${shown})`,
+      `${shortcut.description ?? setting.description} [${shortcut.path}, ${setting.envVar}] (default: ${shown})`,
     );
   }
   return command;

@@ -14,7 +14,11 @@ import { openModelRegistry, type RegistryEntry } from '../../model/registry.ts';
 import type { CliContext } from '../cli.ts';
 import { EXIT } from '../context.ts';
 
-const REGISTRY_FLAG = { flags: '--registry <dir>', path: 'model.registryDir' } as const;
+const REGISTRY_FLAG = {
+  flags: '--registry <dir>',
+  path: 'model.registryDir',
+  description: "The model registry to read (a daemon's model.registryDir; needed).",
+} as const;
 
 /** Adds `tsad models list [--registry dir] [--json]` to the program. */
 export function registerModels(program: Command, context: CliContext): void {

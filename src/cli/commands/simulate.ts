@@ -23,7 +23,11 @@ import type { CliContext } from '../cli.ts';
 import { createProgress } from '../progress.ts';
 
 const SIMULATE_FLAGS: readonly ConfigFlag[] = [
-  { flags: '--brokers <list>', path: 'kafka.brokers' },
+  {
+    flags: '--brokers <list>',
+    path: 'kafka.brokers',
+    description: 'Kafka bootstrap brokers as host:port to produce the readings to (needed).',
+  },
   { flags: '--topic <name>', path: 'kafka.inputTopic' },
   { flags: '--sensors <n>', path: 'simulator.sensors' },
   { flags: '--channels <list>', path: 'simulator.channels' },

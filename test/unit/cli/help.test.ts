@@ -85,4 +85,16 @@ describe('tsad --help', () => {
     }
     assert.match((await help(['train'])).replace(/\s+/g, ' '), /--worker .*\(default: off\)/);
   });
+
+  it("describes --brokers of simulate and --registry of models list for those commands, not as the daemon's settings", async () => {
+    const simulate = (await help(['simulate'])).replace(/\s+/g, ' ');
+    assert.match(
+      simulate,
+      /--brokers <list> Kafka bootstrap brokers as host:port to produce the readings to \(needed\)/,
+    );
+    assert.doesNotMatch(simulate, /--brokers <list>[^[]*embedded mode/);
+    const list = (await help(['models', 'list'])).replace(/\s+/g, ' ');
+    assert.match(list, /--registry <dir> The model registry to read/);
+    assert.doesNotMatch(list, /live in memory only/);
+  });
 });
