@@ -73,9 +73,14 @@ export function registerRun(program: Command, context: CliContext): void {
       return;
     }
     if (report.abandoned.length > 0) {
+      // Steps are also given up before the budget runs out (sends still retried half a second before it).
       logger.error(
-        { code: 'TSAD_ERR_SHUTDOWN_TIMEOUT', abandoned: report.abandoned },
-        `shutdown exceeded ${config.shutdown.timeoutMs} ms`,
+        {
+          code: 'TSAD_ERR_SHUTDOWN_TIMEOUT',
+          abandoned: report.abandoned,
+          elapsedMs: report.elapsedMs,
+        },
+        `shutdown gave up steps to stay within its ${config.shutdown.timeoutMs} ms budget`,
       );
       process.exitCode = EXIT.failure;
       return;
