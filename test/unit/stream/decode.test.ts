@@ -31,10 +31,12 @@ describe('decode', () => {
     });
   });
 
-  it('honours an ISO offset other than Z', () => {
-    const result = decode('{"sensor":"a","ts":"2026-01-01T01:00:00+01:00","value":1}');
-    assert.ok(result.ok);
-    assert.equal(result.readings[0]?.ts, 1767225600000);
+  it('honours an ISO offset other than Z, with or without its colon (as docs/messages.md says)', () => {
+    for (const ts of ['2026-01-01T01:00:00+01:00', '2026-01-01T01:00:00+0100']) {
+      const result = decode(`{"sensor":"a","ts":"${ts}","value":1}`);
+      assert.ok(result.ok, ts);
+      assert.equal(result.readings[0]?.ts, 1767225600000, ts);
+    }
   });
 
   it('decodes a JSON array of readings', () => {
