@@ -33,7 +33,14 @@ export function isPrettyFormat(format: Config['log']['format'], isTTY: boolean):
  */
 export function createLogger(log: Config['log'], destination: LoggerDestination = {}): Logger {
   const isTTY = destination.isTTY ?? process.stderr.isTTY === true;
-  const options = { name: destination.name ?? 'tsad', level: log.level };
+  const options = {
+    name: destination.name ?? 'tsad',
+    level: log.level,
+    // An error's own message, its cause as a nested error: pino's default `err`
+    // serializer appends every cause's message to the error's, and tsad's
+    // messages often name their cause already, so the text came out twice.
+    serializers: { err: pino.stdSerializers.errWithCause },
+  };
   if (isPrettyFormat(log.format, isTTY)) {
     return pino(
       options,

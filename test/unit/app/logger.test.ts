@@ -29,6 +29,23 @@ describe('createLogger', () => {
     assert.ok(!Number.isNaN(Date.parse(line.time)));
   });
 
+  it("logs an error's own message and its cause as a nested error, not the cause's text twice", async () => {
+    const { stream, text } = capture();
+    const logger = createLogger({ level: 'info', format: 'json' }, { stream });
+    const cause = Object.assign(new Error("ENOENT: no such file or directory, open '/x'"), {
+      code: 'ENOENT',
+    });
+    logger.error(
+      { err: new Error('cannot read /x (ENOENT: no such file or directory)', { cause }) },
+      'failed',
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    const { err } = JSON.parse(text().trim());
+    assert.equal(err.message, 'cannot read /x (ENOENT: no such file or directory)');
+    assert.equal(err.cause.message, "ENOENT: no such file or directory, open '/x'");
+    assert.equal(err.cause.code, 'ENOENT');
+  });
+
   it('writes readable lines when the format is pretty', async () => {
     const { stream, text } = capture();
     const logger = createLogger({ level: 'debug', format: 'pretty' }, { stream, isTTY: false });
