@@ -8,7 +8,7 @@
  * kafkajs retries a send the brokers do not acknowledge with no limit on the
  * attempts; a send watch (send-watch.ts) makes one that waits too long show.
  */
-import type { Kafka, Producer } from 'kafkajs';
+import { type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { AlertSink, PipelineObserver } from '../../stream/ports.ts';
 import { type KafkaLogger, kafkaError } from './kafka-client.ts';
 import { createSendWatch } from './send-watch.ts';
@@ -40,7 +40,12 @@ export function createKafkaAlertSink<E extends KafkaAlertEvent>(
   topic: string,
   options: KafkaAlertSinkOptions,
 ): KafkaAlertSink<E> {
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  // Named, so kafkajs does not warn at every start that its default changed in 2.0.
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   const sends = createSendWatch({ producer: 'alerts', topic, ...options });
   let closed = false;
   return {

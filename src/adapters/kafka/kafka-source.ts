@@ -18,7 +18,14 @@
  *   reason and the source topic, partition and offset; a record too large
  *   for that topic goes with its value cut.
  */
-import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import {
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+  Partitioners,
+  type Producer,
+} from 'kafkajs';
 import type { Config } from '../../config/schema.ts';
 import type {
   DeadLetter,
@@ -244,7 +251,12 @@ export function createKafkaSource(options: KafkaSourceOptions) {
     minBytes: FETCH_MIN_BYTES,
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
   });
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  // Named, so kafkajs does not warn at every start that its default changed in 2.0.
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   const deadLetterSends = createSendWatch({
     producer: 'dead_letters',
     topic: dlqTopic,
