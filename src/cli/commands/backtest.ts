@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { type Command, Option } from 'commander';
+import { TsadError } from '../../errors.ts';
 import { initBackend } from '../../model/backend.ts';
 import { readBacktestConfig } from '../backtest/backtest-config.ts';
 import { NAB_DETECTOR, runNabBacktest } from '../backtest/nab.ts';
@@ -50,6 +51,12 @@ export function registerBacktest(program: Command, context: CliContext): void {
     .option('--config <file>', 'YAML or JSON { nab: {...}, skab: {...} } over the defaults')
     .option('--no-progress', 'no progress on stderr')
     .action(async (options: BacktestOptions) => {
+      if (options.benchmark === 'skab' && (options.plot === true || options.labels !== undefined)) {
+        throw new TsadError(
+          'TSAD_ERR_CONFIG_INVALID',
+          `${options.plot === true ? '--plot' : '--labels'} is for --benchmark nab only: SKAB results are not plotted`,
+        );
+      }
       const configs = readBacktestConfig(options.config);
       await initBackend();
       const started = Date.now();
