@@ -146,6 +146,37 @@ describe('dead-letter records the broker refuses', () => {
       ],
     });
 
+  /**
+   * An input topic holding `count` keyless malformed messages and its
+   * dead-letter topic, compacted, which refuses their keyless records.
+   */
+  const refusedDeadLetters = async (prefix: string, count: number) => {
+    const topic = randomName(prefix);
+    const groupId = randomName('tsad');
+    const dlqTopic = `${topic}.dlq`;
+    await createTopic(admin, topic, 1);
+    dlqTopics.push(dlqTopic);
+    await admin.createTopics({
+      topics: [
+        {
+          topic: dlqTopic,
+          numPartitions: 1,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
+      ],
+      waitForLeaders: true,
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: count }, (_, i) => ({ key: null, value: `not json ${i}` })),
+    });
+    await producer.disconnect();
+    return { topic, groupId, dlqTopic };
+  };
+
   after(async () => {
     // A daemon whose dead-letter sends are stuck (a test that failed) gives
     // them up at stop but keeps its consumer, and the test process would not end.
@@ -255,30 +286,8 @@ describe('dead-letter records the broker refuses', () => {
   });
 
   it('retries many refused records in a few produce requests, not one each, and delivers each once accepted', async () => {
-    const topic = randomName('dlq-batch');
-    const groupId = randomName('tsad');
-    const dlqTopic = `${topic}.dlq`;
     const count = 300;
-    await createTopic(admin, topic, 1);
-    dlqTopics.push(dlqTopic);
-    await admin.createTopics({
-      topics: [
-        {
-          topic: dlqTopic,
-          numPartitions: 1,
-          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-        },
-      ],
-      waitForLeaders: true,
-    });
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: Array.from({ length: count }, (_, i) => ({ key: null, value: `not json ${i}` })),
-    });
-    await producer.disconnect();
+    const { topic, groupId, dlqTopic } = await refusedDeadLetters('dlq-batch', count);
 
     const { logger, lines } = recordingLogger();
     const { source, produceRequests } = countingSource(daemonConfig(topic, groupId), logger);
@@ -368,30 +377,8 @@ describe('dead-letter records the broker refuses', () => {
   });
 
   it('gives up the records still refused at a stop in one summary line, and leaves their offsets uncommitted', async () => {
-    const topic = randomName('dlq-stop');
-    const groupId = randomName('tsad');
-    const dlqTopic = `${topic}.dlq`;
     const count = 300;
-    await createTopic(admin, topic, 1);
-    dlqTopics.push(dlqTopic);
-    await admin.createTopics({
-      topics: [
-        {
-          topic: dlqTopic,
-          numPartitions: 1,
-          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-        },
-      ],
-      waitForLeaders: true,
-    });
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: Array.from({ length: count }, (_, i) => ({ key: null, value: `not json ${i}` })),
-    });
-    await producer.disconnect();
+    const { topic, groupId } = await refusedDeadLetters('dlq-stop', count);
 
     const { logger, lines } = recordingLogger();
     const daemon = startDaemon(topic, groupId, logger);
