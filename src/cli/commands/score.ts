@@ -5,6 +5,7 @@
  * whole or not at all, and may not be the input. SIGINT/SIGTERM stops it
  * between scoring batches, before anything is written.
  */
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { WindowScore } from '../../detector/types.ts';
 import { TsadError } from '../../errors.ts';
@@ -36,6 +37,10 @@ export function registerScore(program: Command, context: CliContext): void {
           'TSAD_ERR_INPUT_INVALID',
           `refusing to write scores to ${options.out}: it is the input ${options.input}`,
         );
+      }
+      // Found before the model is loaded and the series scored, not when the scores are written.
+      if (isFolder(options.out)) {
+        throw new TsadError('TSAD_ERR_OUTPUT_WRITE', `cannot write ${options.out}: it is a folder`);
       }
       await initBackend();
       const model = await loadAutoencoder(options.model);
@@ -73,4 +78,13 @@ export function registerScore(program: Command, context: CliContext): void {
 
 function csvCell(text: string): string {
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** True when `file` exists and is a folder; anything else (absent, unreachable) the write reports. */
+function isFolder(file: string): boolean {
+  try {
+    return fs.statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -136,6 +136,19 @@ describe('tsad train and tsad score', () => {
     );
   });
 
+  test('score refuses an --out that is a folder before loading the model or scoring', async () => {
+    const input = path.join(dir, 'to-folder.csv');
+    await writeSeries(input, 30);
+    const folder = path.join(dir, 'a-folder');
+    await fs.mkdir(folder);
+    // A model that does not exist: the folder is found first.
+    const missing = path.join(dir, 'no-such-model');
+    const r = await tsad('score', '--model', missing, '--input', input, '--out', folder);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `tsad: cannot write ${folder}: it is a folder\n`);
+    assert.deepEqual(await fs.readdir(folder), []);
+  });
+
   test('score reports an --out below a file as a write failure naming the path and the file in the way', async () => {
     const input = path.join(dir, 'below-file.csv');
     const plain = path.join(dir, 'plain.txt');
